@@ -1,0 +1,1 @@
+"""InfluencerAI Studio domain layer: settings, database, storage, tenancy and one package per feature."""

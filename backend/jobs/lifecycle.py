@@ -1,0 +1,178 @@
+"""Worker-side state changes of a job: claim, heartbeat, progress, and exactly one terminal state.
+
+Every change is a conditional update on the job's current status, so a redelivered or duplicate
+message can never run a job twice nor end it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from backend.db import session_scope, utcnow
+from backend.jobs import queue as job_queue
+from backend.jobs.hooks import emit_finished
+from backend.jobs.models import Job, JobOut
+from backend.jobs.service import add_event
+
+
+def _out(job: Job) -> JobOut:
+    return JobOut.model_validate(job, from_attributes=True)
+
+
+def claim(job_id: str, *, worker: str) -> JobOut | None:
+    """Move a queued job to running and count the attempt; None when it is not ours to run."""
+    now = utcnow()
+    gave_up: JobOut | None = None
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != "queued":
+            return None  # finished, running elsewhere, or unknown: the message is a duplicate
+        if job.not_before is not None and job.not_before > now:
+            return None  # an early copy; the delayed message or the reconciler brings it back
+        if job.cancel_requested:
+            job.status, job.finished_at = "cancelled", now
+            add_event(s, job, "status", "cancelled")
+            gave_up = _out(job)
+        elif job.attempts >= job.max_attempts:
+            job.status, job.finished_at = "failed", now
+            job.error = f"gave up after {job.attempts} attempts" + (f": {job.error}" if job.error else "")
+            add_event(s, job, "status", job.error, level="error")
+            gave_up = _out(job)
+        else:
+            res = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued", Job.attempts == job.attempts)
+                .values(status="running", attempts=Job.attempts + 1, started_at=now, heartbeat_at=now, worker=worker,
+                        not_before=None)
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount != 1:
+                return None
+            s.refresh(job)
+            add_event(s, job, "status", f"running (attempt {job.attempts} of {job.max_attempts}) on {worker}")
+            return _out(job)
+    if gave_up is not None:
+        emit_finished(gave_up)
+    return None
+
+
+def heartbeat(job_id: str) -> tuple[bool, bool, list[str]]:
+    """Touch the heartbeat; returns (cancel_requested, stop_requested, pending requests) and clears them."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != "running":
+            return (True, False, [])
+        job.heartbeat_at = utcnow()
+        requests = list(job.requests or [])
+        if requests:
+            job.requests = []
+        return (job.cancel_requested, job.stop_requested, requests)
+
+
+def write_progress(
+    job_id: str,
+    *,
+    progress: float | None,
+    stage: str | None,
+    message: str | None,
+    metrics: dict[str, Any] | None,
+    new_stage: bool,
+) -> None:
+    """Store the latest progress of a running job (the caller throttles)."""
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = max(0.0, min(1.0, float(progress)))
+    if stage is not None:
+        values["stage"] = stage[:200]
+    if message is not None:
+        values["message"] = message
+    if metrics is not None:
+        values["metrics"] = metrics
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
+        if new_stage and stage:
+            job = s.get(Job, job_id)
+            if job is not None:
+                add_event(s, job, "stage", stage)
+
+
+def log_event(job_id: str, message: str, *, level: str = "info", kind: str = "log", detail: str | None = None) -> None:
+    """Append an event to a job."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is not None:
+            add_event(s, job, kind, message, level=level, detail=detail)
+
+
+def add_cost(job_id: str, usd: float) -> None:
+    """Add money spent on a paid API to the job's cost."""
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(cost=Job.cost + usd))
+
+
+def _end(job_id: str, status: str, *, event: str, level: str = "info", detail: str | None = None, **values: Any) -> JobOut | None:
+    with session_scope() as s:
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(status=status, finished_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            return None
+        job = s.get(Job, job_id)
+        assert job is not None
+        s.refresh(job)
+        add_event(s, job, "status", event, level=level, detail=detail)
+        out = _out(job)
+    emit_finished(out)
+    return out
+
+
+def succeed(job_id: str, result: dict[str, Any]) -> JobOut | None:
+    """End a running job as succeeded with ``result``."""
+    return _end(job_id, "succeeded", event="succeeded", result=result, progress=1.0, error=None)
+
+
+def fail(job_id: str, error: str, *, detail: str | None = None, result: dict[str, Any] | None = None) -> JobOut | None:
+    """End a running job as failed with a readable reason (``detail``: traceback for admins)."""
+    values: dict[str, Any] = {"error": error}
+    if result is not None:
+        values["result"] = result
+    return _end(job_id, "failed", event=f"failed: {error}", level="error", detail=detail, **values)
+
+
+def cancelled(job_id: str, message: str, *, result: dict[str, Any] | None = None) -> JobOut | None:
+    """End a running job as cancelled (keeping ``result``, e.g. a resumable checkpoint)."""
+    values: dict[str, Any] = {"message": message}
+    if result is not None:
+        values["result"] = result
+    return _end(job_id, "cancelled", event=message, **values)
+
+
+def requeue(job_id: str, *, error: str, delay_s: float) -> bool:
+    """Put a running job back in the queue after a transient error, to run again in ``delay_s``."""
+    with session_scope() as s:
+        res = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running")
+            .values(status="queued", error=error, not_before=utcnow() + timedelta(seconds=delay_s), sent_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            return False
+        job = s.get(Job, job_id)
+        assert job is not None
+        add_event(s, job, "log", f"transient error, retry in {delay_s:.1f}s: {error}", level="warning")
+        jtype, queue = job.type, job.queue
+    job_queue.send(job_id=job_id, job_type=jtype, queue=queue, delay_s=delay_s)
+    return True
+
+
+def running_job_ids() -> list[str]:
+    """Ids of every running job (any workspace)."""
+    with session_scope() as s:
+        return list(s.scalars(select(Job.id).where(Job.status == "running")))

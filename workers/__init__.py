@@ -1,0 +1,1 @@
+"""Dramatiq workers: broker wiring, thin actors, and the pipelines they run."""

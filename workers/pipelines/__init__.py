@@ -1,0 +1,1 @@
+"""The work itself: training, generation, captions, ingest, publishing. Each module registers its handlers."""

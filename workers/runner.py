@@ -1,0 +1,112 @@
+"""Starting workers: in the studio's own process (embedded) or as ``python -m backend worker``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from dramatiq import Worker
+
+from backend.jobs.queue import get_broker
+from backend.jobs.reconciler import reconcile
+from backend.settings import get_settings
+from workers.actors import declare_actors
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    """Dramatiq workers for the cpu and gpu queues plus a reconciler thread.
+
+    :param queues: queues served by this process.
+    :param cpu_threads: worker threads of the cpu queue.
+    :param resend_all_at_start: re-send every queued job once at start (an in-process broker
+        starts empty, so every message it held before a restart is gone).
+
+    The gpu queue gets one thread and a prefetch of one: one job at a time per GPU.
+    """
+
+    def __init__(self, *, queues: set[str], cpu_threads: int, resend_all_at_start: bool = False) -> None:
+        self.queues = queues
+        self.cpu_threads = cpu_threads
+        self.resend_all_at_start = resend_all_at_start
+        self.workers: list[Worker] = []
+        self._stop = threading.Event()
+        self._reconciler: threading.Thread | None = None
+
+    def start(self) -> None:
+        broker = get_broker()
+        extra = [m for m in os.environ.get("STUDIO_WORKER_IMPORTS", "").split(",") if m.strip()]
+        declare_actors(broker, extra)
+        if "cpu" in self.queues:
+            self.workers.append(Worker(broker, queues={"cpu"}, worker_threads=self.cpu_threads))
+        if "gpu" in self.queues:
+            gpu = Worker(broker, queues={"gpu"}, worker_threads=1)
+            gpu.queue_prefetch = 1
+            self.workers.append(gpu)
+        for w in self.workers:
+            w.start()
+        self._reconciler = threading.Thread(target=self._reconcile_loop, name="reconciler", daemon=True)
+        self._reconciler.start()
+        log.info("workers started on queues %s", ",".join(sorted(self.queues)))
+
+    def _reconcile_loop(self) -> None:
+        first = True
+        every = get_settings().reconcile_every_s
+        while True:
+            try:
+                reconcile(resend_all=first and self.resend_all_at_start, queues=self.queues)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
+                log.exception("reconciler pass failed")
+            first = False
+            if self._stop.wait(every):
+                return
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        self._stop.set()
+        for w in self.workers:
+            w.stop(timeout=timeout_ms)
+        self.workers.clear()
+
+
+_embedded: WorkerPool | None = None
+_embedded_lock = threading.Lock()
+
+
+def ensure_embedded_workers() -> WorkerPool | None:
+    """Start the in-process workers once per process when the broker is ``embedded``."""
+    global _embedded
+    settings = get_settings()
+    if not settings.is_embedded_broker:
+        return None
+    with _embedded_lock:
+        if _embedded is None:
+            _embedded = WorkerPool(queues={"cpu", "gpu"}, cpu_threads=settings.embedded_cpu_threads, resend_all_at_start=True)
+            _embedded.start()
+        return _embedded
+
+
+def stop_embedded_workers() -> None:
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None:
+            _embedded.stop()
+            _embedded = None
+
+
+def run_worker_process(*, queues: set[str], threads: int) -> None:
+    """Serve ``queues`` until SIGTERM or SIGINT (``python -m backend worker``)."""
+    pool = WorkerPool(queues=queues, cpu_threads=threads, resend_all_at_start=get_settings().is_embedded_broker)
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping workers", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    done.wait()
+    pool.stop()
