@@ -16,6 +16,6 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(revision: str = "head") -> None:
+def upgrade(revision: str = "heads") -> None:
     """Bring the configured database to ``revision``."""
     command.upgrade(alembic_config(), revision)

@@ -1,0 +1,19 @@
+"""InfluencerAI Studio: first-run setup or login, then the navigation and the pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.auth import login_gate, logout_button
+from studio.bootstrap import boot
+from studio.navigation import pages_for
+
+st.set_page_config(page_title="InfluencerAI Studio", page_icon=":sparkles:", layout="wide")
+boot()
+ctx = login_gate()
+if ctx is None:
+    st.stop()
+with st.sidebar:
+    st.caption(f"Signed in as **{ctx.username}** ({ctx.role})")
+    logout_button()
+st.navigation(pages_for(ctx.role)).run()

@@ -1,0 +1,1 @@
+"""Reusable Streamlit pieces shared by the pages. Only pages/, studio/ and Home.py import Streamlit."""
