@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     llm_model: str = "openai/gpt-4o-mini"
     llm_timeout_s: float = Field(60, gt=0)
     llm_cache_ttl_s: int = Field(24 * 3600, ge=0)
+    # Generation: LLM spending, retries and prices (USD per million tokens: [input, output]).
+    llm_monthly_budget_usd: float = Field(20.0, ge=0)  # per workspace; admins can change theirs in the UI
+    llm_max_attempts: int = Field(4, ge=1, le=10)  # per request inside one job attempt
+    llm_backoff_s: float = Field(1.0, ge=0)
+    llm_backoff_max_s: float = Field(30.0, ge=0)
+    llm_prices: dict[str, list[float]] = {
+        "openai/gpt-4o-mini": [0.15, 0.60], "openai/gpt-4o": [2.50, 10.0], "anthropic/claude-3.5-haiku": [0.80, 4.0],
+        "anthropic/claude-sonnet-4": [3.0, 15.0], "google/gemini-2.0-flash-001": [0.10, 0.40], "*": [1.0, 3.0],
+    }
+    comfyui_timeout_s: float = Field(900, gt=0)
+    generation_device: str | None = None  # cuda / cpu / mps; default: cuda when available
+    generation_base_model: str = "demo-sd15"  # used when a request names none and has no LoRA
+    webhook_timeout_s: float = Field(10, gt=0)
+    webhook_backoff_s: float = Field(5, ge=0)  # first retry delay of a failed delivery; doubles
     comfyui_url: str | None = None
     generation_backend: Literal["builtin", "comfyui"] = "builtin"
     embedded_cpu_threads: int = Field(2, ge=1, le=64)
@@ -55,6 +69,15 @@ class Settings(BaseSettings):
     min_image_side: int = Field(256, gt=0)
     max_archive_bytes: int = Field(2 * 1024 * 1024 * 1024, gt=0)
     max_archive_entries: int = Field(5000, gt=0)
+    # Calendar and publishing.
+    encryption_key: str | None = None  # Fernet key for access tokens; generated once under data_dir when empty
+    instagram_graph_url: str = "https://graph.facebook.com/v21.0"
+    scheduler_interval_s: float = Field(5, gt=0)
+    publish_missed_window_s: float = Field(6 * 3600, ge=0)  # older due posts fail "missed" instead of publishing
+    post_min_gap_minutes: int = Field(120, ge=0)  # closer posts of one influencer get a warning
+    publish_http_timeout_s: float = Field(30, gt=0)
+    publish_poll_interval_s: float = Field(3, gt=0)  # Instagram container status polling
+    publish_poll_timeout_s: float = Field(600, gt=0)
 
     @field_validator("broker_url")
     @classmethod
@@ -91,7 +114,8 @@ class Settings(BaseSettings):
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
-    return f"invalid setting STUDIO_{field.upper()}: {first['msg']}"
+    msg = str(first["msg"]).strip().splitlines()[0] if str(first["msg"]).strip() else "invalid value"
+    return f"invalid setting STUDIO_{field.upper()}: {msg}"
 
 
 def load_settings(**overrides: object) -> Settings:

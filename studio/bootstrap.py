@@ -1,16 +1,24 @@
-"""Once per server process: migrate the database and start the embedded workers."""
+"""Once per server process and database: migrate; on every run: make sure embedded workers run."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from backend.settings import get_settings
 
-@st.cache_resource(show_spinner="Starting the studio…")
-def boot() -> bool:
-    """Migrate (idempotent) and start in-process workers when the broker is embedded."""
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def _migrated(database_url: str) -> bool:
+    """Migrate ``database_url`` (idempotent); cached so it happens once per process and database."""
     from backend.migrate import upgrade
-    from workers.runner import ensure_embedded_workers
 
     upgrade()
-    ensure_embedded_workers()
     return True
+
+
+def boot() -> None:
+    """Migrate the database once and start the in-process workers when the broker is embedded."""
+    from workers.runner import ensure_embedded_workers
+
+    _migrated(get_settings().resolved_database_url)
+    ensure_embedded_workers()  # cheap when already running; restarts them if they were stopped

@@ -14,6 +14,12 @@ _HANDLERS: dict[str, Handler] = {}
 # Pipeline modules imported by every worker; each registers its job types and handlers.
 PIPELINE_MODULES = [
     "workers.pipelines.system",
+    "workers.pipelines.training",
+    "workers.pipelines.captions",
+    "workers.pipelines.images",
+    "workers.pipelines.webhooks",
+    "workers.pipelines.publishing",
+    "workers.pipelines.ingest",
 ]
 
 

@@ -8,6 +8,7 @@ import signal
 import threading
 
 from dramatiq import Worker
+from dramatiq.broker import Broker
 
 from backend.jobs.queue import get_broker
 from backend.jobs.reconciler import reconcile
@@ -38,8 +39,9 @@ class WorkerPool:
 
     def start(self) -> None:
         broker = get_broker()
-        extra = [m for m in os.environ.get("STUDIO_WORKER_IMPORTS", "").split(",") if m.strip()]
+        extra = [m.strip() for m in os.environ.get("STUDIO_WORKER_IMPORTS", "").split(",") if m.strip()]
         declare_actors(broker, extra)
+        _boot_middleware(broker)
         if "cpu" in self.queues:
             self.workers.append(Worker(broker, queues={"cpu"}, worker_threads=self.cpu_threads))
         if "gpu" in self.queues:
@@ -71,6 +73,18 @@ class WorkerPool:
         self.workers.clear()
 
 
+def _boot_middleware(broker: Broker) -> None:
+    """Emit Dramatiq's ``process_boot`` once per broker, as its own CLI does.
+
+    Without it the TimeLimit middleware never starts its watchdog thread and time limits are
+    silently not enforced.
+    """
+    if getattr(broker, "_studio_booted", False):
+        return
+    broker.emit_after("process_boot")
+    broker._studio_booted = True  # type: ignore[attr-defined]
+
+
 _embedded: WorkerPool | None = None
 _embedded_lock = threading.Lock()
 
@@ -85,12 +99,26 @@ def ensure_embedded_workers() -> WorkerPool | None:
         if _embedded is None:
             _embedded = WorkerPool(queues={"cpu", "gpu"}, cpu_threads=settings.embedded_cpu_threads, resend_all_at_start=True)
             _embedded.start()
+            _start_embedded_scheduler()
         return _embedded
 
 
+_scheduler = None  # the calendar's scheduler thread, run beside the embedded workers
+
+
+def _start_embedded_scheduler() -> None:
+    global _scheduler
+    from backend.calendar.scheduler import SchedulerThread
+
+    _scheduler = SchedulerThread().start()
+
+
 def stop_embedded_workers() -> None:
-    global _embedded
+    global _embedded, _scheduler
     with _embedded_lock:
+        if _scheduler is not None:
+            _scheduler.stop()
+            _scheduler = None
         if _embedded is not None:
             _embedded.stop()
             _embedded = None

@@ -14,6 +14,11 @@ from backend.settings import SettingsError
 COMMAND_MODULES = [
     "backend.cli.platform",
     "backend.cli.jobs",
+    "backend.training.cli",
+    "backend.influencers.cli",
+    "backend.generation.cli",
+    "backend.calendar.cli",
+    "backend.datasets.cli",
 ]
 
 
@@ -29,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        from backend.settings import get_settings
+
+        get_settings()  # a wrong setting stops every command with one line naming the variable
         return int(args.func(args) or 0)
     except SettingsError as err:
         print(err.code, file=sys.stderr)

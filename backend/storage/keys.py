@@ -39,8 +39,9 @@ def prefix_of(tenant_id: str, kind: str, obj_id: str) -> str:
 
 
 def check_key(key: str) -> str:
-    """Refuse a key that is absolute, holds '..' or empty segments, or is not ASCII-safe."""
+    """Refuse a key that is absolute, holds '..' or empty segments, backslashes or control characters."""
     parts = key.split("/")
-    if key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key or "\x00" in key:
+    control = any(ord(c) < 32 or ord(c) == 127 for c in key)
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key or control:
         raise InvalidInput("invalid storage key", [repr(key)])
     return key

@@ -1,0 +1,1 @@
+"""Content calendar: posts with per-target status, slots, approval, plans and the scheduler."""

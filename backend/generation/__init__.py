@@ -1,0 +1,1 @@
+"""Generation: assets (images, videos), content plans (captions by the LLM), image jobs, the gallery."""

@@ -1,0 +1,1 @@
+"""Influencers (personas): who speaks, how, to whom; their style documents and style profile."""

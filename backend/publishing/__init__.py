@@ -1,0 +1,1 @@
+"""Publishing posts: accounts with encrypted tokens, media checks, the webhook and Instagram publishers."""

@@ -1,0 +1,1 @@
+"""LoRA training: presets, parameter validation, estimates, runs as jobs, and the trained LoRAs."""

@@ -1,0 +1,1 @@
+"""Job webhooks: signed job_completed / job_failed events delivered to the workspace's URLs."""

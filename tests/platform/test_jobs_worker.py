@@ -1,0 +1,202 @@
+"""Jobs on the production stack: real `python -m backend worker` processes, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+import tests.jobtypes  # noqa: F401 - registers the test job types in this process too
+from backend.context import Ctx
+from backend.jobs import service as jobs
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.slow
+
+# Short intervals so a dead worker is noticed and its job recovered within seconds.
+FAST = {
+    "worker_imports": "tests.jobtypes",
+    "heartbeat_interval_s": "0.3",
+    "stale_after_s": "2",
+    "reconcile_every_s": "0.5",
+    "resend_after_s": "3",
+}
+
+
+@pytest.fixture
+def stack(pg_env, redis_url, studio_env, ctx):  # type: ignore[no-untyped-def]
+    """This process submits to Redis and reads PostgreSQL, like the studio does."""
+    studio_env(broker_url=redis_url)
+    return ctx
+
+
+def _status_events(ctx: Ctx, job_id: str) -> list[str]:
+    return [e.message for e in jobs.events(ctx, job_id) if e.kind == "status"]
+
+
+def test_lifecycle_progress_seen_from_another_process(stack, start_worker, tmp_path):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.checkpointed", {"dir": str(tmp_path), "steps": 8, "delay_s": 0.25})
+    assert job.status == "queued" and job.attempts == 0
+    seen: set[float] = set()
+
+    def progressed() -> bool:
+        cur = jobs.get(ctx, job.id)
+        if cur.status == "running":
+            seen.add(cur.progress)
+        return cur.finished
+
+    wait_until(progressed, timeout=60, interval=0.05)
+    done = jobs.get(ctx, job.id)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 1 and done.progress == 1.0
+    assert done.result == {"steps": 8, "resumed_from": 0}
+    assert any(0 < p < 1 for p in seen), f"no intermediate progress observed: {seen}"
+    assert done.started_at is not None and done.finished_at is not None and done.heartbeat_at is not None
+    evs = jobs.events(ctx, job.id)
+    assert [e.message for e in evs if e.kind == "stage"][:1] == ["counting"]
+    assert any(e.kind == "log" and e.message == "attempt 1 starts at step 0" for e in evs)
+    assert _status_events(ctx, job.id)[0] == "queued" and _status_events(ctx, job.id)[-1] == "succeeded"
+
+
+def test_sigkilled_worker_job_completes_once_on_a_new_worker(stack, start_worker, tmp_path):
+    ctx = stack
+    first = start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.checkpointed", {"dir": str(tmp_path), "steps": 12, "delay_s": 0.25})
+    wait_until(lambda: jobs.get(ctx, job.id).progress >= 0.25, timeout=60, interval=0.05)
+    first.kill()  # SIGKILL: no cleanup, the job row stays "running" with a heartbeat that goes stale
+    assert jobs.get(ctx, job.id).status == "running"
+    start_worker(queues="cpu", **FAST)
+    done = jobs.wait(ctx, job.id, timeout_s=90)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2
+    assert done.result is not None and done.result["resumed_from"] >= 3  # resumed from its checkpoint
+    assert (tmp_path / f"{job.id}.effect").read_text() == "done\n"  # the side effect happened once
+    attempts = (tmp_path / f"{job.id}.attempts").read_text().split()
+    assert attempts[0::2] == ["1", "2"]
+    assert any("stopped responding" in e.message for e in jobs.events(ctx, job.id))
+
+
+def test_cancel_running_job(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "system.sleep", {"steps": 400, "delay_s": 0.05})
+    wait_until(lambda: jobs.get(ctx, job.id).progress > 0, timeout=60, interval=0.05)
+    assert jobs.cancel(ctx, job.id).cancel_requested
+    done = jobs.wait(ctx, job.id, timeout_s=30)
+    assert done.status == "cancelled"
+    assert 0 < done.progress < 1 and done.attempts == 1
+    assert any(e.message.startswith("cancel requested") for e in jobs.events(ctx, job.id))
+
+
+def test_permanent_error_fails_at_once_with_traceback_for_admins_only(stack, start_worker, make_viewer):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.permanent", {"reason": "prompt is empty"})
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "failed"
+    assert done.attempts == 1
+    assert done.error == "bad input: prompt is empty"
+    failed = [e for e in jobs.events(ctx, job.id) if e.level == "error"]
+    assert failed and failed[-1].detail and "Traceback" in failed[-1].detail and "PermanentError" in failed[-1].detail
+    viewer = make_viewer(ctx)
+    assert all(e.detail is None for e in jobs.events(viewer, job.id))
+    assert [e.message for e in jobs.events(viewer, job.id) if e.kind == "stage"] == ["validating"]
+
+
+def test_unexpected_exception_fails_with_its_reason(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.crash", {})
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error == "KeyError: 'missing'"
+    evs = jobs.events(ctx, job.id)
+    assert any(e.kind == "log" and e.message == "about to divide" for e in evs)
+    assert "Traceback" in (evs[-1].detail or "")
+
+
+def test_transient_error_retries_with_exponential_backoff(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.transient", {"succeed_on": 3})
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 3 and done.result == {"attempt": 3}
+    evs = jobs.events(ctx, job.id)
+    retries = [e for e in evs if e.message.startswith("transient error")]
+    starts = [e for e in evs if e.message.startswith("running (attempt")]
+    assert [r.message.split(":")[0] for r in retries] == ["transient error, retry in 0.5s", "transient error, retry in 1.0s"]
+    assert "upstream answered 503 on attempt 1" in retries[0].message
+    assert len(starts) == 3
+    # Each new attempt starts no earlier than its backoff after the failure (0.5 s, then 1.0 s).
+    gap = lambda a, b: (b.at - a.at).total_seconds()  # noqa: E731
+    assert gap(retries[0], starts[1]) >= 0.45
+    assert gap(retries[1], starts[2]) >= 0.95
+
+
+def test_job_that_kills_its_worker_stops_at_the_attempt_limit(stack, start_worker):
+    ctx = stack
+    job = jobs.submit(ctx, "test.suicide", {})
+    workers = []
+    # Every worker that picks the job up dies; a fresh one recovers it, until the limit (2).
+    for _ in range(3):
+        w = start_worker(queues="cpu", **FAST)
+        workers.append(w)
+        wait_until(lambda: w.proc.poll() is not None or jobs.get(ctx, job.id).finished, timeout=60)
+        if jobs.get(ctx, job.id).finished:
+            break
+    done = jobs.wait(ctx, job.id, timeout_s=30)
+    assert done.status == "failed"
+    assert done.attempts == 2
+    assert done.error is not None and done.error.startswith("gave up after 2 attempts")
+    assert workers[0].proc.returncode == -9
+
+
+def test_job_over_its_time_limit_fails(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.slow", {})
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error == "time limit of 1 s exceeded"
+    assert done.result is None
+
+
+def test_broker_refusing_at_submit_keeps_job_queued_until_reconciler_sends_it(stack, studio_env, redis_url, start_worker):
+    ctx = stack
+    studio_env(broker_url="redis://127.0.0.1:1/0")  # nothing listens there
+    job = jobs.submit(ctx, "system.noop", {})
+    assert job.status == "queued"
+    from backend.jobs.models import Job
+    from backend.db import session_scope
+
+    with session_scope() as s:
+        assert s.get(Job, job.id).sent_at is None  # type: ignore[union-attr]
+    studio_env(broker_url=redis_url)
+    start_worker(queues="cpu", **FAST)
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "succeeded" and done.attempts == 1
+
+
+def test_failed_job_can_be_retried(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "test.transient", {"succeed_on": 99})
+    failed = jobs.wait(ctx, job.id, timeout_s=60)
+    assert failed.status == "failed" and failed.attempts == 4
+    assert failed.error == "gave up after 4 attempts: upstream answered 503 on attempt 4"
+    again = jobs.retry(ctx, job.id, payload_update={"succeed_on": 1})
+    assert again.status == "queued" and again.attempts == 0 and again.error is None
+    done = jobs.wait(ctx, job.id, timeout_s=60)
+    assert done.status == "succeeded" and done.attempts == 1
+
+
+def test_event_timestamps_are_ordered(stack, start_worker):
+    ctx = stack
+    start_worker(queues="cpu", **FAST)
+    job = jobs.submit(ctx, "system.sleep", {"steps": 3, "delay_s": 0.05})
+    jobs.wait(ctx, job.id, timeout_s=60)
+    ats: list[datetime] = [e.at for e in jobs.events(ctx, job.id)]
+    assert ats == sorted(ats) and all(a.tzinfo is not None for a in ats)
