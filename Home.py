@@ -7,8 +7,10 @@ import streamlit as st
 from studio.auth import login_gate, logout_button
 from studio.bootstrap import boot
 from studio.feedback import show_flashes
-from studio.navigation import login_only, pages_for
+from studio.navigation import leave_folder_mode, login_only, pages_for
 
+if leave_folder_mode():
+    st.rerun()  # only on the first run of a fresh server
 st.set_page_config(page_title="InfluencerAI Studio", page_icon=":sparkles:", layout="wide")
 boot()
 ctx = login_gate()

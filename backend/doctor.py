@@ -27,15 +27,24 @@ def _database() -> str:
 
     from backend.db import get_engine
 
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from backend.migrate import alembic_config
+
     engine = get_engine()
     with engine.connect() as conn:
         conn.execute(text("select 1"))
-        from alembic.runtime.migration import MigrationContext
-
-        rev = MigrationContext.configure(conn).get_current_revision()
-    if rev is None:
-        raise RuntimeError(f"{engine.url.render_as_string(hide_password=True)} has no schema; run: python -m backend migrate")
-    return f"{engine.dialect.name} at revision {rev}"
+        # One head per feature branch, so compare sets of heads.
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    where = engine.url.render_as_string(hide_password=True)
+    if not current:
+        raise RuntimeError(f"{where} has no schema; run: python -m backend migrate")
+    latest = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    if current != latest:
+        behind = ", ".join(sorted(latest - current)) or "?"
+        raise RuntimeError(f"{where} schema is out of date (missing {behind}); run: python -m backend migrate")
+    return f"{engine.dialect.name} at revision {', '.join(sorted(current))}"
 
 
 def _broker() -> str:

@@ -167,11 +167,13 @@ def login_gate() -> Ctx | None:
     if st.session_state.pop(_LOGOUT_KEY, False):
         _forget_login(st.session_state.get(AUTH_KEY))
         st.session_state[_NOTICE_KEY] = ("info", "You are logged out.")
-    notice = st.session_state.pop(_NOTICE_KEY, None)
+    # Kept until the next login: the cookie component's first value causes an extra run.
+    notice = st.session_state.get(_NOTICE_KEY)
     if notice:
         getattr(st, notice[0])(notice[1])
     was_in = bool(st.session_state.get("authentication_status"))
     auth = authenticator()
+    by_cookie = not was_in and bool(auth.cookie_controller.get_cookie())
     try:
         _login_form(auth)
     except Exception as err:  # noqa: BLE001 - e.g. a cookie naming a user that no longer exists
@@ -190,7 +192,8 @@ def login_gate() -> Ctx | None:
         st.session_state[_NOTICE_KEY] = ("error", "This account is disabled or no longer exists.")
         st.rerun()
     st.session_state[CTX_KEY] = ctx
-    if not was_in:
+    st.session_state.pop(_NOTICE_KEY, None)
+    if not was_in and not by_cookie:
         # Rerun without the login form; the cookie is written in that complete run (see below),
         # because a component rendered just before a rerun may never reach the browser.
         st.session_state[_SET_COOKIE_KEY] = True

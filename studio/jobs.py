@@ -5,7 +5,7 @@
     job_detail(ctx, job_id)          # everything about one job: progress, actions, metrics, payload, events
     jobs_table(ctx, rows)            # a table of jobs with a progress column
     job_filters / jobs_page_table    # the Jobs page's filters and paginated, self-refreshing table
-    job_label(job)                   # "system.sleep · running · 3f2a…" for select boxes
+    job_label(job)                   # "system.sleep · 3f2a1b2c · 2025-01-01 10:00:00 UTC" for select boxes
 
 A feature page that submits a job typically does::
 
@@ -31,7 +31,6 @@ from backend.jobs.models import STATUSES, JobOut
 from studio.feedback import attempt
 
 STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "orange"}
-STATUS_ICONS = {"queued": "⏳", "running": "▶️", "succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}
 
 
 def status_badge(status: str) -> str:
@@ -40,8 +39,8 @@ def status_badge(status: str) -> str:
 
 
 def job_label(job: JobOut) -> str:
-    """A one-line name for a job in select boxes and headings."""
-    return f"{job.type} · {job.status} · {job.id[:8]}"
+    """A one-line name for a job in select boxes (no status: it changes while the box shows)."""
+    return f"{job.type} · {job.id[:8]} · {job.created_at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def workspace_tz(ctx: Ctx) -> ZoneInfo:
@@ -186,7 +185,7 @@ def jobs_rows(rows: list[JobOut], tz: ZoneInfo) -> list[dict[str, Any]]:
     """Table rows for ``st.dataframe``."""
     return [
         {
-            "status": f"{STATUS_ICONS.get(j.status, '')} {j.status}",
+            "status": j.status,
             "type": j.type,
             "progress": round(j.progress, 4),
             "stage": j.stage,

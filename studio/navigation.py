@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 # (file under pages/, title, icon, minimum role). The first entry is the landing page.
 PAGES: list[tuple[str, str, str, str]] = [
     ("pages/dashboard.py", "Dashboard", ":material/home:", "viewer"),
     ("pages/jobs.py", "Jobs", ":material/work_history:", "viewer"),
     ("pages/datasets.py", "Datasets", ":material/photo_library:", "viewer"),
+    ("pages/influencers.py", "Influencers", ":material/face:", "viewer"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:", "editor"),
+    ("pages/gallery.py", "Gallery", ":material/photo:", "viewer"),
+    ("pages/calendar.py", "Calendar", ":material/calendar_month:", "viewer"),
+    ("pages/webhooks.py", "Webhooks", ":material/webhook:", "admin"),
+    ("pages/train.py", "Train", ":material/model_training:", "viewer"),
+    ("pages/loras.py", "LoRAs", ":material/neurology:", "viewer"),
     ("pages/users.py", "Users", ":material/group:", "admin"),
 ]
 RANK = {"viewer": 0, "editor": 1, "admin": 2}
@@ -33,3 +41,17 @@ def _login() -> None:
 def login_only() -> None:
     """Navigation before login: one hidden page, so no page file runs and no menu shows."""
     st.navigation([st.Page(_login, title="Log in", url_path="login", default=True)], position="hidden").run()
+
+
+def leave_folder_mode() -> bool:
+    """Leave Streamlit's folder-based menu mode; True when this run was in it (rerun then).
+
+    Streamlit treats a folder named pages/ as its old multipage menu (every file listed and run
+    without Home.py) until some run calls ``st.navigation``, and widgets drawn in such a run get
+    other ids than in later runs (the first form submitted on a fresh server would be lost).
+    Home.py always navigates, so it leaves that mode on the first run of the process.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        return True
+    return False

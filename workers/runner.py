@@ -16,6 +16,7 @@ from backend.settings import get_settings
 from workers.actors import declare_actors
 
 log = logging.getLogger(__name__)
+IDLE_POLL_MS = 200
 
 
 class WorkerPool:
@@ -42,10 +43,11 @@ class WorkerPool:
         extra = [m.strip() for m in os.environ.get("STUDIO_WORKER_IMPORTS", "").split(",") if m.strip()]
         declare_actors(broker, extra)
         _boot_middleware(broker)
+        # A short idle poll: new jobs start sooner and stopping takes a fraction of a second.
         if "cpu" in self.queues:
-            self.workers.append(Worker(broker, queues={"cpu"}, worker_threads=self.cpu_threads))
+            self.workers.append(Worker(broker, queues={"cpu"}, worker_threads=self.cpu_threads, worker_timeout=IDLE_POLL_MS))
         if "gpu" in self.queues:
-            gpu = Worker(broker, queues={"gpu"}, worker_threads=1)
+            gpu = Worker(broker, queues={"gpu"}, worker_threads=1, worker_timeout=IDLE_POLL_MS)
             gpu.queue_prefetch = 1
             self.workers.append(gpu)
         for w in self.workers:
@@ -68,8 +70,14 @@ class WorkerPool:
 
     def stop(self, timeout_ms: int = 10_000) -> None:
         self._stop.set()
-        for w in self.workers:
-            w.stop(timeout=timeout_ms)
+        # Stop the cpu and gpu workers side by side: each waits for its running job.
+        stoppers = [threading.Thread(target=w.stop, kwargs={"timeout": timeout_ms}) for w in self.workers]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
+        if self._reconciler is not None:
+            self._reconciler.join(timeout=5)
         self.workers.clear()
 
 

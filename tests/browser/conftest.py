@@ -14,6 +14,7 @@ Helpers (import from tests.browser.conftest)
     login(page, base_url, user, pw)   log in only
     goto_page(page, title)            click a page in the sidebar menu, wait for its title
     wait_for_text(page, text)         wait until ``text`` is visible
+    wait_idle(page)                   wait until the app has finished its current run
     screenshot(page, name)            save tests/artifacts/<name>.png (full page); returns the path
 
 Mark browser tests with ``@pytest.mark.browser``. Without /usr/bin/chromium the tests skip, or
@@ -185,6 +186,23 @@ def wait_for_text(page, text: str, *, timeout_ms: int = TIMEOUT_MS) -> None:  # 
     page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout_ms)
 
 
+def wait_idle(page, *, quiet_ms: int = 600, timeout_ms: int = TIMEOUT_MS) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app has finished running (no "Running..." widget for ``quiet_ms``)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        now = time.monotonic()
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif (now - quiet_since) * 1000 >= quiet_ms:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the app kept running")
+
+
 def _fill(page, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label(label, exact=True).fill(value)
 
@@ -194,6 +212,7 @@ def login(page, base_url: str, username: str, password: str) -> None:  # type: i
     if base_url not in page.url:
         page.goto(base_url)
     page.get_by_label("Username", exact=True).wait_for()
+    wait_idle(page)
     _fill(page, "Username", username)
     _fill(page, "Password", password)
     page.get_by_role("button", name="Log in").click()
@@ -205,6 +224,7 @@ def setup_and_login(page, base_url: str, *, workspace: str = ADMIN["workspace"],
     """First-run setup (workspace name, admin, password twice), then log in as that admin."""
     page.goto(base_url)
     wait_for_text(page, "Welcome to InfluencerAI Studio")
+    wait_idle(page)
     _fill(page, "Workspace name", workspace)
     _fill(page, "Admin username", username)
     _fill(page, "Password", password)

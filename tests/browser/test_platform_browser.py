@@ -19,7 +19,7 @@ def test_setup_login_and_jobs_page(studio_server, page):
     setup_and_login(page, base)
     wait_for_text(page, "Dashboard")
 
-    job_id = studio_server.submit_job("acme-studio", "system.sleep", {"steps": 60, "delay_s": 0.25})
+    job_id = studio_server.submit_job("acme-studio", "system.sleep", {"steps": 400, "delay_s": 0.25})
     goto_page(page, "Jobs")
     wait_for_text(page, "1 job")
     page.goto(f"{base}/jobs?job={job_id}")  # the detail view opens from the URL

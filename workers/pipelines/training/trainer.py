@@ -280,21 +280,26 @@ class Trainer:
         self.stage = f"training (resumed at step {self.resumed_from})" if self.resumed_from else "training"
         self.report(stage=self.stage, force=True)
         while self.step < self.total:
-            self.between_steps()
-            started = time.perf_counter()
-            loss = self.train_step()
-            self._step_times = (self._step_times + [time.perf_counter() - started])[-50:]
-            self.record_loss(loss)
-            self.report(stage=self.stage)
-            if p.save_every and self.step % p.save_every == 0 and self.step < self.total:
-                self.save_checkpoint()
-            if p.sample_every and self.step % p.sample_every == 0:
-                self.sample()
+            self.one_step()
         if self.last_checkpoint_step != self.step:
             self.save_checkpoint()  # a crash during export resumes here, not at an older step
         if self.last_sample_step != self.step and p.sample_prompts:
             self.sample()
         return self.export()
+
+    def one_step(self) -> None:
+        """Requests, one optimizer step, its report, and the checkpoint / samples it is due."""
+        p = self.p
+        self.between_steps()
+        started = time.perf_counter()
+        loss = self.train_step()
+        self._step_times = (self._step_times + [time.perf_counter() - started])[-50:]
+        self.record_loss(loss)
+        self.report(stage=self.stage)
+        if p.save_every and self.step % p.save_every == 0 and self.step < self.total:
+            self.save_checkpoint()
+        if p.sample_every and self.step % p.sample_every == 0:
+            self.sample()
 
     def between_steps(self) -> None:
         """Honour stop, cancel, save-now and sample-now before the next step."""

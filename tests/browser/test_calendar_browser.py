@@ -1,0 +1,38 @@
+"""The Calendar page in headless Chromium: click a day, create a post, see it in the month view."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text
+
+pytestmark = pytest.mark.browser
+
+
+def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_server, page):
+    base = studio_server.base_url
+    setup_and_login(page, base)
+    studio_server.backend("influencers", "create", "--tenant", "acme-studio", "--name", "Mia")
+    goto_page(page, "Calendar")
+    wait_for_text(page, "0 post(s)")
+    cal = page.frame_locator("iframe[title='streamlit_calendar.calendar']")
+    cal.locator(".fc-daygrid-day").first.wait_for(timeout=60_000)
+    day = date.today() + timedelta(days=2)
+    if day.month != date.today().month:
+        cal.locator(".fc-next-button").click()
+    cal.locator(f".fc-daygrid-day[data-date='{day.isoformat()}']").click()
+    wait_for_text(page, "New post")
+    page.get_by_label("Title").fill("Browser launch post")
+    page.get_by_label("Caption").fill("Made in the month view")
+    page.get_by_role("button", name="Create post").click()
+    wait_for_text(page, "1 post(s)")
+    cal = page.frame_locator("iframe[title='streamlit_calendar.calendar']")
+    if day.month != date.today().month:
+        cal.locator(".fc-next-button").click()
+    event = cal.locator(f".fc-daygrid-day[data-date='{day.isoformat()}'] .fc-event", has_text="Browser launch post")
+    event.wait_for(timeout=60_000)
+    screenshot(page, "calendar_month")
+    listed = studio_server.backend("posts", "list", "--tenant", "acme-studio", "--json")
+    assert "Browser launch post" in listed.stdout and f"{day.isoformat()} 09:00" in listed.stdout

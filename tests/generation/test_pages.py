@@ -1,0 +1,109 @@
+"""AppTests of the Generate, Gallery, Influencers and Webhooks pages."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from backend.generation import service as assets
+from backend.influencers import service as influencers
+from backend.jobs import service as jobs
+from tests.conftest import ROOT
+
+TIMEOUT = 60
+
+
+def page(path: str, ctx) -> AppTest:  # type: ignore[no-untyped-def]
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    at.session_state["studio_ctx"] = ctx
+    return at.run()
+
+
+def btn(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def png(colour: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_generate_page_image_batch(ctx, demo_sd15, embedded_workers):
+    at = page("pages/generate.py", ctx)
+    assert not at.exception
+    at.text_area(key="img-prompt").input("portrait of ohwx")
+    at.selectbox(key="img-size").select("custom")
+    at.run()
+    at.number_input(key="img-w").set_value(64)
+    at.number_input(key="img-h").set_value(64)
+    at.number_input(key="img-steps").set_value(2)
+    at.text_input(key="img-seed").input("5")
+    btn(at, "Generate").click().run()
+    assert not at.exception, at.exception
+    job_id = at.session_state["image_job"]
+    done = jobs.wait(ctx, job_id, timeout_s=120)
+    assert done.status == "succeeded", done.error
+    assert done.payload["seed"] == 5 and done.payload["width"] == 64
+    at.run()
+    assert not at.exception
+    assert any("Saved to the Gallery" in c.value for c in at.caption)
+
+
+def test_generate_page_without_llm_key_allows_hand_written_captions(ctx):
+    influencers.create_influencer(ctx, name="Mia")
+    at = page("pages/generate.py", ctx)
+    assert not at.exception
+    assert any("STUDIO_LLM_API_KEY" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Write caption"]
+    at.text_area(key="plan-caption").input("My own caption")
+    at.run()
+    assert at.text_area(key="plan-caption").value == "My own caption"
+
+
+def test_gallery_filters_open_rate_delete(ctx, other_ctx):
+    a = assets.create_asset_from_bytes(ctx, kind="image", data=png("red"), filename="a.png", mime="image/png", width=32,
+                                       height=32, params={"seed": 1, "steps": 3}, prompt="sunset on the beach")
+    assets.create_asset_from_bytes(ctx, kind="image", data=png("blue"), filename="b.png", mime="image/png", width=32,
+                                   height=32, params={"seed": 2}, prompt="city at night")
+    at = page("pages/gallery.py", ctx)
+    assert not at.exception
+    assert any("2 asset(s)" in c.value for c in at.caption)
+    at.text_input(key="g-text").input("sunset").run()
+    assert any("1 asset(s)" in c.value for c in at.caption)
+    btn(at, "Open").click().run()
+    assert not at.exception and at.session_state["gallery_open"] == a.id
+    assert any("seed" in str(df.value) for df in at.dataframe)
+    at.select_slider(key=f"view-rate-{a.id}").set_value(4).run()
+    assert assets.get_asset(ctx, a.id).rating == 4
+    btn(at, "Delete").click().run()
+    assert assets.count_assets(ctx) == 1
+    # another workspace's gallery is empty
+    other = page("pages/gallery.py", other_ctx)
+    assert any("0 asset(s)" in c.value for c in other.caption)
+
+
+def test_influencers_page_edit_and_cost_chart(ctx):
+    inf = influencers.create_influencer(ctx, name="Mia")
+    at = page("pages/influencers.py", ctx)
+    assert not at.exception
+    at.text_area[1].input("Warm and witty")  # Tone of voice (after Bio)
+    btn(at, "Save").click().run()
+    assert not at.exception
+    assert influencers.get_influencer(ctx, inf.id).tone == "Warm and witty"
+
+
+def test_webhooks_page_admin_only(ctx):
+    from backend.context import Ctx
+
+    at = page("pages/webhooks.py", Ctx(tenant_id=ctx.tenant_id, role="editor"))
+    assert any("Only admins" in i.value for i in at.info)
+    at = page("pages/webhooks.py", ctx)
+    at.text_input[0].input("https://example.com/hook")
+    btn(at, "Add webhook").click().run()
+    assert not at.exception
+    from backend.webhooks.service import list_webhooks
+
+    assert [w.url for w in list_webhooks(ctx)] == ["https://example.com/hook"]

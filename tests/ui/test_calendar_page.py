@@ -1,0 +1,82 @@
+"""AppTest of the Calendar page and the server-side handling of the calendar widget's callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from backend.accounts.service import update_tenant
+from backend.calendar import service
+from backend.db import utcnow
+from studio.calendar_events import events_for, handle_callback
+
+
+def _setup(ctx):  # type: ignore[no-untyped-def]
+    from backend.influencers.service import create_influencer
+    from backend.publishing.accounts import create_account
+
+    inf = create_influencer(ctx, name="Mia")
+    acc = create_account(ctx, name="n8n", kind="webhook", webhook_url="http://127.0.0.1:9/hook", webhook_secret="s")
+    return inf, acc
+
+
+def test_calendar_page_renders_posts_and_the_create_form(page_app, ctx):
+    update_tenant(ctx, timezone="Europe/Rome")
+    inf, acc = _setup(ctx)
+    post = service.create_post(ctx, influencer_id=inf.id, scheduled_at=utcnow() + timedelta(days=1), title="Launch",
+                               caption="Hi", targets=[{"kind": "webhook", "account_id": acc.id}])
+    at = page_app("pages/calendar.py", ctx)
+    assert not at.exception
+    assert at.title[0].value == "Calendar"
+    assert any("1 post(s)" in c.value and "Europe/Rome" in c.value for c in at.caption)
+    # A click on a day (as the widget reports it) opens the create form prefilled with that day.
+    at.session_state["cal_create_at"] = datetime(2031, 5, 6, 9, 0)
+    at.run()
+    assert not at.exception
+    assert any(h.value == "New post" for h in at.subheader)
+    assert at.date_input[0].value.isoformat() == "2031-05-06"
+    at.text_input(key="new-title").input("From the calendar")
+    at.text_area(key="new-caption").input("Hello from a click")
+    next(b for b in at.button if b.label == "Create post").click().run()
+    assert not at.exception, at.exception
+    created = [p for p in service.list_posts(ctx) if p.title == "From the calendar"]
+    assert len(created) == 1 and created[0].local_time == "2031-05-06 09:00"
+    # The page now shows the new post's edit panel; an admin can approve it there.
+    assert any(h.value == "From the calendar" for h in at.subheader)
+    next(b for b in at.button if b.label == "Approve").click().run()
+    assert service.get_post(ctx, created[0].id).status == "scheduled"
+    assert post.id != created[0].id
+
+
+def test_callbacks_create_edit_and_drag_validated_on_the_server(ctx):
+    update_tenant(ctx, timezone="Europe/Rome")
+    inf, acc = _setup(ctx)
+    post = service.create_post(ctx, influencer_id=inf.id, scheduled_at="2031-05-06 09:00", title="P",
+                               targets=[{"kind": "webhook", "account_id": acc.id}])
+    (event,) = events_for(ctx, [service.get_post(ctx, post.id)])
+    assert event["start"] == "2031-05-06T09:00:00" and event["backgroundColor"] == "#9e9e9e" and event["editable"]
+
+    click = handle_callback(ctx, {"callback": "dateClick", "dateClick": {"date": "2031-05-07T00:00:00.000Z", "allDay": True}})
+    assert click.kind == "create" and click.when == datetime(2031, 5, 7, 9, 0)
+    edit = handle_callback(ctx, {"callback": "eventClick", "eventClick": {"event": {"id": post.id}}})
+    assert edit.kind == "edit" and edit.post_id == post.id
+
+    # Drag to the 8th at 18:00 Rome time: saved as the right UTC instant.
+    moved = handle_callback(ctx, {"callback": "eventChange", "eventChange": {"event": {"id": post.id, "start": "2031-05-08T18:00:00Z"}}})
+    assert moved.kind == "moved"
+    assert service.get_post(ctx, post.id).local_time == "2031-05-08 18:00"
+    # Drag into the past: refused, the database keeps the time, so the redraw puts it back.
+    past = handle_callback(ctx, {"callback": "eventChange", "eventChange": {"event": {"id": post.id, "start": "2020-01-01T09:00:00Z"}}})
+    assert past.kind == "refused" and "past" in past.message
+    assert service.get_post(ctx, post.id).local_time == "2031-05-08 18:00"
+
+
+def test_viewer_sees_the_calendar_but_no_editing(page_app, ctx):
+    from backend.accounts.service import create_user
+    from backend.context import Ctx
+
+    _setup(ctx)
+    u = create_user(ctx, username="vera", password="password123", role="viewer")
+    viewer = Ctx(tenant_id=ctx.tenant_id, user_id=u.id, role="viewer", username="vera")
+    at = page_app("pages/calendar.py", viewer)
+    assert not at.exception
+    assert not any(b.label == "New post" for b in at.button)
