@@ -23,3 +23,27 @@ def write_kohya_lora(pipe, dest: Path, *, rank: int = 4, seed: int = 0, scale: f
     dest.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(dest), metadata={"ss_network_module": "networks.lora", "ss_network_dim": str(rank)})
     return dest
+
+
+def record_random_lora(ctx, *, name: str, trigger_word: str, base_model: str = "demo-sd15", seed: int = 0):  # type: ignore[no-untyped-def]
+    """A random-weight kohya LoRA of the demo model, stored and recorded through training's service."""
+    import tempfile
+
+    from backend.db import new_id
+    from backend.storage import get_storage
+    from backend.training import service as training
+    from backend.training.models import TrainingParams
+    from workers.pipelines.images import BuiltinBackend
+
+    pipe = BuiltinBackend(device="cpu").pipeline(base_model)
+    lora_id = new_id()
+    key = training.lora_file_key(ctx.tenant_id, lora_id, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_kohya_lora(pipe, Path(tmp) / "lora.safetensors", seed=seed)
+        get_storage().put_file(key, path)
+        size = path.stat().st_size
+    arch = "sdxl" if "sdxl" in base_model else "sd15"
+    return training.record_lora(ctx, job_id=new_id(), lora_id=lora_id, file_key=key, size_bytes=size, name=name,
+                                trigger_word=trigger_word, base_model=base_model, architecture=arch, dataset_id="",
+                                dataset_hash="", params=TrainingParams(rank=4, alpha=4, resolution=64), steps=1,
+                                final_loss=None, sample_list=[])

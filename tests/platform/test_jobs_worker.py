@@ -34,30 +34,98 @@ def _status_events(ctx: Ctx, job_id: str) -> list[str]:
     return [e.message for e in jobs.events(ctx, job_id) if e.kind == "status"]
 
 
-def test_lifecycle_progress_seen_from_another_process(stack, start_worker, tmp_path):
+def test_one_worker_runs_every_kind_of_job(stack, start_worker, tmp_path, make_viewer):
+    """Lifecycle, progress seen from this process, cancel, permanent and unexpected errors, transient
+    retries with backoff, the time limit, retry of a failed job and the events of each: one real
+    worker process serves them all at once (starting a worker costs seconds)."""
     ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.checkpointed", {"dir": str(tmp_path), "steps": 8, "delay_s": 0.25})
-    assert job.status == "queued" and job.attempts == 0
+    start_worker(queues="cpu", threads=6, **FAST)
+    counted = jobs.submit(ctx, "test.checkpointed", {"dir": str(tmp_path), "steps": 8, "delay_s": 0.25})
+    assert counted.status == "queued" and counted.attempts == 0
+    sleeper = jobs.submit(ctx, "system.sleep", {"steps": 400, "delay_s": 0.05})
+    permanent = jobs.submit(ctx, "test.permanent", {"reason": "prompt is empty"})
+    crash = jobs.submit(ctx, "test.crash", {})
+    transient = jobs.submit(ctx, "test.transient", {"succeed_on": 3})
+    hopeless = jobs.submit(ctx, "test.transient", {"succeed_on": 99})
+    slow = jobs.submit(ctx, "test.slow", {})
+
+    # (a) progress observed from another process while the job runs
     seen: set[float] = set()
 
     def progressed() -> bool:
-        cur = jobs.get(ctx, job.id)
+        cur = jobs.get(ctx, counted.id)
         if cur.status == "running":
             seen.add(cur.progress)
         return cur.finished
 
-    wait_until(progressed, timeout=60, interval=0.05)
-    done = jobs.get(ctx, job.id)
+    wait_until(progressed, timeout=90, interval=0.05)
+    done = jobs.get(ctx, counted.id)
     assert done.status == "succeeded", done.error
     assert done.attempts == 1 and done.progress == 1.0
     assert done.result == {"steps": 8, "resumed_from": 0}
     assert any(0 < p < 1 for p in seen), f"no intermediate progress observed: {seen}"
     assert done.started_at is not None and done.finished_at is not None and done.heartbeat_at is not None
-    evs = jobs.events(ctx, job.id)
-    assert [e.message for e in evs if e.kind == "stage"][:1] == ["counting"]
+    evs = jobs.events(ctx, counted.id)
+    assert [e.message for e in evs if e.kind == "stage"] == ["counting", "finishing"]
     assert any(e.kind == "log" and e.message == "attempt 1 starts at step 0" for e in evs)
-    assert _status_events(ctx, job.id)[0] == "queued" and _status_events(ctx, job.id)[-1] == "succeeded"
+    assert _status_events(ctx, counted.id)[0] == "queued" and _status_events(ctx, counted.id)[-1] == "succeeded"
+    ats: list[datetime] = [e.at for e in evs]
+    assert ats == sorted(ats) and all(a.tzinfo is not None for a in ats)
+
+    # (c) cancel of a running job
+    assert jobs.get(ctx, sleeper.id).status == "running"
+    assert jobs.cancel(ctx, sleeper.id).cancel_requested
+    done = jobs.wait(ctx, sleeper.id, timeout_s=30)
+    assert done.status == "cancelled"
+    assert 0 < done.progress < 1 and done.attempts == 1
+    assert any(e.message.startswith("cancel requested") for e in jobs.events(ctx, sleeper.id))
+
+    # (d) a permanent error fails at once, readable; (i) the traceback is for admins only
+    done = jobs.wait(ctx, permanent.id, timeout_s=30)
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error == "bad input: prompt is empty"
+    failed = [e for e in jobs.events(ctx, permanent.id) if e.level == "error"]
+    assert failed and failed[-1].detail and "Traceback" in failed[-1].detail and "PermanentError" in failed[-1].detail
+    viewer = make_viewer(ctx)
+    assert all(e.detail is None for e in jobs.events(viewer, permanent.id))
+    assert [e.message for e in jobs.events(viewer, permanent.id) if e.kind == "stage"] == ["validating"]
+
+    # a bug in a handler fails with its reason, once
+    done = jobs.wait(ctx, crash.id, timeout_s=30)
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error == "KeyError: 'missing'"
+    evs = jobs.events(ctx, crash.id)
+    assert any(e.kind == "log" and e.message == "about to divide" for e in evs)
+    assert "Traceback" in (evs[-1].detail or "")
+
+    # (e) transient errors retry with exponential backoff (0.5 s, then 1.0 s), then succeed
+    done = jobs.wait(ctx, transient.id, timeout_s=60)
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 3 and done.result == {"attempt": 3}
+    evs = jobs.events(ctx, transient.id)
+    retries = [e for e in evs if e.message.startswith("transient error")]
+    starts = [e for e in evs if e.message.startswith("running (attempt")]
+    assert [r.message.split(":")[0] for r in retries] == ["transient error, retry in 0.5s", "transient error, retry in 1.0s"]
+    assert "upstream answered 503 on attempt 1" in retries[0].message
+    assert len(starts) == 3
+    gap = lambda a, b: (b.at - a.at).total_seconds()  # noqa: E731
+    assert gap(retries[0], starts[1]) >= 0.45
+    assert gap(retries[1], starts[2]) >= 0.95
+
+    # (g) over its time limit: fails with the reason, no result
+    done = jobs.wait(ctx, slow.id, timeout_s=60)
+    assert done.status == "failed" and done.attempts == 1
+    assert done.error == "time limit of 1 s exceeded"
+    assert done.result is None
+
+    # a transient error that never clears gives up at the limit; a retry from the UI runs it again
+    failed_job = jobs.wait(ctx, hopeless.id, timeout_s=60)
+    assert failed_job.status == "failed" and failed_job.attempts == 4
+    assert failed_job.error == "gave up after 4 attempts: upstream answered 503 on attempt 4"
+    again = jobs.retry(ctx, hopeless.id, payload_update={"succeed_on": 1})
+    assert again.status == "queued" and again.attempts == 0 and again.error is None
+    done = jobs.wait(ctx, hopeless.id, timeout_s=60)
+    assert done.status == "succeeded" and done.attempts == 1
 
 
 def test_sigkilled_worker_job_completes_once_on_a_new_worker(stack, start_worker, tmp_path):
@@ -78,64 +146,6 @@ def test_sigkilled_worker_job_completes_once_on_a_new_worker(stack, start_worker
     assert any("stopped responding" in e.message for e in jobs.events(ctx, job.id))
 
 
-def test_cancel_running_job(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "system.sleep", {"steps": 400, "delay_s": 0.05})
-    wait_until(lambda: jobs.get(ctx, job.id).progress > 0, timeout=60, interval=0.05)
-    assert jobs.cancel(ctx, job.id).cancel_requested
-    done = jobs.wait(ctx, job.id, timeout_s=30)
-    assert done.status == "cancelled"
-    assert 0 < done.progress < 1 and done.attempts == 1
-    assert any(e.message.startswith("cancel requested") for e in jobs.events(ctx, job.id))
-
-
-def test_permanent_error_fails_at_once_with_traceback_for_admins_only(stack, start_worker, make_viewer):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.permanent", {"reason": "prompt is empty"})
-    done = jobs.wait(ctx, job.id, timeout_s=60)
-    assert done.status == "failed"
-    assert done.attempts == 1
-    assert done.error == "bad input: prompt is empty"
-    failed = [e for e in jobs.events(ctx, job.id) if e.level == "error"]
-    assert failed and failed[-1].detail and "Traceback" in failed[-1].detail and "PermanentError" in failed[-1].detail
-    viewer = make_viewer(ctx)
-    assert all(e.detail is None for e in jobs.events(viewer, job.id))
-    assert [e.message for e in jobs.events(viewer, job.id) if e.kind == "stage"] == ["validating"]
-
-
-def test_unexpected_exception_fails_with_its_reason(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.crash", {})
-    done = jobs.wait(ctx, job.id, timeout_s=60)
-    assert done.status == "failed" and done.attempts == 1
-    assert done.error == "KeyError: 'missing'"
-    evs = jobs.events(ctx, job.id)
-    assert any(e.kind == "log" and e.message == "about to divide" for e in evs)
-    assert "Traceback" in (evs[-1].detail or "")
-
-
-def test_transient_error_retries_with_exponential_backoff(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.transient", {"succeed_on": 3})
-    done = jobs.wait(ctx, job.id, timeout_s=60)
-    assert done.status == "succeeded", done.error
-    assert done.attempts == 3 and done.result == {"attempt": 3}
-    evs = jobs.events(ctx, job.id)
-    retries = [e for e in evs if e.message.startswith("transient error")]
-    starts = [e for e in evs if e.message.startswith("running (attempt")]
-    assert [r.message.split(":")[0] for r in retries] == ["transient error, retry in 0.5s", "transient error, retry in 1.0s"]
-    assert "upstream answered 503 on attempt 1" in retries[0].message
-    assert len(starts) == 3
-    # Each new attempt starts no earlier than its backoff after the failure (0.5 s, then 1.0 s).
-    gap = lambda a, b: (b.at - a.at).total_seconds()  # noqa: E731
-    assert gap(retries[0], starts[1]) >= 0.45
-    assert gap(retries[1], starts[2]) >= 0.95
-
-
 def test_job_that_kills_its_worker_stops_at_the_attempt_limit(stack, start_worker):
     ctx = stack
     job = jobs.submit(ctx, "test.suicide", {})
@@ -154,16 +164,6 @@ def test_job_that_kills_its_worker_stops_at_the_attempt_limit(stack, start_worke
     assert workers[0].proc.returncode == -9
 
 
-def test_job_over_its_time_limit_fails(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.slow", {})
-    done = jobs.wait(ctx, job.id, timeout_s=60)
-    assert done.status == "failed" and done.attempts == 1
-    assert done.error == "time limit of 1 s exceeded"
-    assert done.result is None
-
-
 def test_broker_refusing_at_submit_keeps_job_queued_until_reconciler_sends_it(stack, studio_env, redis_url, start_worker):
     ctx = stack
     studio_env(broker_url="redis://127.0.0.1:1/0")  # nothing listens there
@@ -178,25 +178,3 @@ def test_broker_refusing_at_submit_keeps_job_queued_until_reconciler_sends_it(st
     start_worker(queues="cpu", **FAST)
     done = jobs.wait(ctx, job.id, timeout_s=60)
     assert done.status == "succeeded" and done.attempts == 1
-
-
-def test_failed_job_can_be_retried(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "test.transient", {"succeed_on": 99})
-    failed = jobs.wait(ctx, job.id, timeout_s=60)
-    assert failed.status == "failed" and failed.attempts == 4
-    assert failed.error == "gave up after 4 attempts: upstream answered 503 on attempt 4"
-    again = jobs.retry(ctx, job.id, payload_update={"succeed_on": 1})
-    assert again.status == "queued" and again.attempts == 0 and again.error is None
-    done = jobs.wait(ctx, job.id, timeout_s=60)
-    assert done.status == "succeeded" and done.attempts == 1
-
-
-def test_event_timestamps_are_ordered(stack, start_worker):
-    ctx = stack
-    start_worker(queues="cpu", **FAST)
-    job = jobs.submit(ctx, "system.sleep", {"steps": 3, "delay_s": 0.05})
-    jobs.wait(ctx, job.id, timeout_s=60)
-    ats: list[datetime] = [e.at for e in jobs.events(ctx, job.id)]
-    assert ats == sorted(ats) and all(a.tzinfo is not None for a in ats)
