@@ -42,7 +42,6 @@ def _studio(tmp: Path, arch: str, steps: int):  # type: ignore[no-untyped-def]
     from backend.migrate import upgrade
     from backend.testing import reset_all
     from backend.training import service as training
-    from tests.conftest import make_tenant
     from tests.training.conftest import upload_dataset
     from workers.context import JobContext
     from workers.pipelines.training.trainer import RunInfo, Trainer
@@ -50,7 +49,11 @@ def _studio(tmp: Path, arch: str, steps: int):  # type: ignore[no-untyped-def]
 
     reset_all()
     upgrade()
-    ctx = make_tenant("bench")
+    from backend.accounts.service import create_user_for_tenant
+    from backend.context import Ctx
+
+    user = create_user_for_tenant(tenant_slug="bench", username="bench", password="password123", role="admin")
+    ctx = Ctx(tenant_id=user.tenant_id, user_id=user.id, role="admin", username="bench")
     ensure_embedded_workers()
     ds = upload_dataset(ctx, n=4)
     stop_embedded_workers()  # the bench drives the trainer itself

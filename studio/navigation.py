@@ -39,8 +39,17 @@ def _login() -> None:
 
 
 def login_only() -> None:
-    """Navigation before login: one hidden page, so no page file runs and no menu shows."""
-    st.navigation([st.Page(_login, title="Log in", url_path="login", default=True)], position="hidden").run()
+    """Navigation before login: hidden placeholders only, so no page file runs and no menu shows.
+
+    Every page's URL is registered as a placeholder, so a bookmarked page shows the login (not
+    "page not found") and, after login, opens the page that was asked for.
+    """
+    placeholders = [
+        st.Page(_login, title=title, url_path=Path(path).stem) for path, title, _icon, _role in PAGES
+    ]
+    st.navigation(
+        [st.Page(_login, title="Log in", url_path="login", default=True), *placeholders], position="hidden"
+    ).run()
 
 
 def leave_folder_mode() -> bool:

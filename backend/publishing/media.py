@@ -13,6 +13,9 @@ FEED_MIN_ASPECT = 4 / 5  # portrait limit
 FEED_MAX_ASPECT = 1.91  # landscape limit
 REEL_MIN_S = 3.0
 REEL_MAX_S = 15 * 60.0
+# Formats the studio turns into a JPEG rendition for Instagram (generated images are PNG).
+CONVERTIBLE_FORMATS = ("PNG", "WEBP")
+RENDITION_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,35 @@ def image_problems(data: bytes, *, label: str, check_aspect: bool = True) -> lis
         if not FEED_MIN_ASPECT - 1e-3 <= aspect <= FEED_MAX_ASPECT + 1e-3:
             problems.append(f"{label}: aspect ratio {w}x{h} ({aspect:.2f}:1) is outside 4:5 to 1.91:1")
     return problems
+
+
+def image_format(data: bytes) -> str | None:
+    """The image's format as Pillow names it ("PNG", "JPEG", ...), or None when it is no image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format
+    except (UnidentifiedImageError, OSError):
+        return None
+
+
+def jpeg_rendition(data: bytes, *, quality: int = RENDITION_QUALITY) -> bytes:
+    """``data`` (PNG or WebP) re-encoded as a JPEG of the same size, transparency flattened on white."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))  # JPEG has no alpha: transparent areas become white
+        else:
+            flat = im.convert("RGB")
+        out = io.BytesIO()
+        flat.save(out, format="JPEG", quality=quality, optimize=True)
+        return out.getvalue()
 
 
 def probe_video(data: bytes) -> VideoInfo:

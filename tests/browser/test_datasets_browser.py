@@ -36,7 +36,7 @@ def test_create_upload_see_thumbnails_and_edit_a_caption(studio_server, page, tm
     assert page.locator("[data-testid='stImage'] img").count() == 3
     wait_for_text(page, "three.jpg · 300×400")
 
-    caption = page.get_by_label("Caption").first
+    caption = page.locator("textarea[aria-label='Caption']").first
     caption.fill("ohwx woman smiling in the park")
     page.get_by_role("button", name="Save", exact=True).first.click()
     wait_for_text(page, "Saved.")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.browser.conftest import ADMIN, goto_page, login, screenshot, setup_and_login, wait_for_text
 
 pytestmark = pytest.mark.browser
+
+
+def wait_for_cookie(page, name: str, *, present: bool = True, timeout_s: float = 15):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [c for c in page.context.cookies() if c["name"] == name]
+        if bool(found) == present:
+            return found[0] if found else None
+        page.wait_for_timeout(200)
+    raise AssertionError(f"cookie {name} {'never set' if present else 'still there'} after {timeout_s}s")
 
 
 def test_setup_login_and_jobs_page(studio_server, page):
@@ -39,11 +51,13 @@ def test_setup_login_and_jobs_page(studio_server, page):
 def test_cookie_relogin_and_logout(studio_server, page):
     base = studio_server.base_url
     setup_and_login(page, base)
+    cookie = wait_for_cookie(page, "studio_auth")  # written by the authenticator's component
+    assert cookie["sameSite"] == "Strict"
     page.reload()  # a new session in the same browser: the cookie logs it in again
     wait_for_text(page, f"Signed in as {ADMIN['username']}")
     page.get_by_role("button", name="Log out").click()
     wait_for_text(page, "You are logged out.")
-    page.wait_for_timeout(1000)  # the cookie-deleting component runs in the browser
+    wait_for_cookie(page, "studio_auth", present=False)  # deleted by the authenticator's component
     page.goto(f"{base}/users")  # after logout no page shows anything but the login
     page.get_by_label("Username", exact=True).wait_for()
     assert page.get_by_role("heading", name="Users").count() == 0

@@ -70,7 +70,8 @@ def test_cli_lora_with_strength(ctx, demo_sd15, embedded_workers, capsys):
     plain = json.loads(capsys.readouterr().out)
     assert main([*base, "--lora", f"{lora.id}:0.6"]) == 0
     job = json.loads(capsys.readouterr().out)
-    assert job["status"] == "succeeded" and job["payload"]["loras"] == [{"id": lora.id, "strength": 0.6}]
+    assert job["status"] == "succeeded"
+    assert jobs.get(ctx, job["job_id"]).payload["loras"] == [{"id": lora.id, "strength": 0.6}]
     asset = assets.get_asset(ctx, job["result"]["asset_ids"][0])
     assert asset.params["loras"] == [{"id": lora.id, "name": "Zoe", "strength": 0.6}]
     assert pixels(ctx, asset.id) != pixels(ctx, plain["result"]["asset_ids"][0])

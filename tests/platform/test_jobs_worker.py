@@ -123,7 +123,7 @@ def test_one_worker_runs_every_kind_of_job(stack, start_worker, tmp_path, make_v
     assert failed_job.status == "failed" and failed_job.attempts == 4
     assert failed_job.error == "gave up after 4 attempts: upstream answered 503 on attempt 4"
     again = jobs.retry(ctx, hopeless.id, payload_update={"succeed_on": 1})
-    assert again.status == "queued" and again.attempts == 0 and again.error is None
+    assert again.error is None and again.attempts <= 1  # a fast worker may have claimed it already
     done = jobs.wait(ctx, hopeless.id, timeout_s=60)
     assert done.status == "succeeded" and done.attempts == 1
 
@@ -146,22 +146,26 @@ def test_sigkilled_worker_job_completes_once_on_a_new_worker(stack, start_worker
     assert any("stopped responding" in e.message for e in jobs.events(ctx, job.id))
 
 
-def test_job_that_kills_its_worker_stops_at_the_attempt_limit(stack, start_worker):
+def test_job_that_kills_its_worker_stops_at_the_attempt_limit(stack, start_worker, studio_env):
     ctx = stack
     job = jobs.submit(ctx, "test.suicide", {})
-    workers = []
-    # Every worker that picks the job up dies; a fresh one recovers it, until the limit (2).
-    for _ in range(3):
-        w = start_worker(queues="cpu", **FAST)
-        workers.append(w)
-        wait_until(lambda: w.proc.poll() is not None or jobs.get(ctx, job.id).finished, timeout=60)
-        if jobs.get(ctx, job.id).finished:
-            break
-    done = jobs.wait(ctx, job.id, timeout_s=30)
+    # Each worker that picks the job up dies (max_attempts = 2); the next one recovers it.
+    first = start_worker(queues="cpu", **FAST)
+    wait_until(lambda: first.proc.poll() is not None, timeout=60)
+    assert first.proc.returncode == -9
+    second = start_worker(queues="cpu", **FAST)
+    wait_until(lambda: second.proc.poll() is not None, timeout=60)
+    assert jobs.get(ctx, job.id).attempts == 2
+    # The reconciler (here in this process, as a third worker would) sees the limit reached.
+    from backend.jobs.reconciler import reconcile
+
+    studio_env(stale_after_s=FAST["stale_after_s"])
+    wait_until(lambda: reconcile().gave_up == 1, timeout=30, interval=0.5)
+    done = jobs.get(ctx, job.id)
     assert done.status == "failed"
     assert done.attempts == 2
-    assert done.error is not None and done.error.startswith("gave up after 2 attempts")
-    assert workers[0].proc.returncode == -9
+    assert done.error == "gave up after 2 attempts: the worker stopped responding"
+    assert [e.message for e in jobs.events(ctx, job.id) if e.kind == "stage"] == ["about to crash"]
 
 
 def test_broker_refusing_at_submit_keeps_job_queued_until_reconciler_sends_it(stack, studio_env, redis_url, start_worker):
