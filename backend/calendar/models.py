@@ -113,6 +113,8 @@ class RecurringPlan(TenantMixin, Base):
     topics: Mapped[list[Any]] = mapped_column(default=list)  # empty: let the LLM suggest
     targets: Mapped[list[Any]] = mapped_column(default=list)  # [{"kind": ..., "account_id": ...}]
     lookahead_days: Mapped[int] = mapped_column(Integer, default=3)
+    # Image request fields for the generated image (width, height, steps, base_model, ...); {} = defaults.
+    image_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     topic_cursor: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -198,6 +200,7 @@ class PlanOut(BaseModel):
     topics: list[str]
     targets: list[dict[str, Any]]
     lookahead_days: int
+    image_options: dict[str, Any] = {}
     active: bool
 
 

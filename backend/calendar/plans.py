@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.calendar.models import PlanOccurrence, PlanOut, Post, PostTarget, RecurringPlan, TargetIn
@@ -21,6 +21,21 @@ from backend.db import session_scope, utcnow
 from backend.errors import DomainError, InvalidInput, NotFound
 
 LLM_TOPIC = "a fresh, timely topic of your choice that fits this persona (you suggest it)"
+# What a plan may fix about its images; prompt, LoRA and influencer come from the caption and influencer.
+IMAGE_OPTION_KEYS = ("width", "height", "steps", "guidance", "scheduler", "base_model", "negative_prompt", "backend")
+
+
+def clean_image_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """The plan's image options, checked now as an image request would check them."""
+    from backend.generation.images import ImageRequest
+    from backend.validation import parse
+
+    options = {k: v for k, v in (options or {}).items() if v not in (None, "")}
+    unknown = sorted(set(options) - set(IMAGE_OPTION_KEYS))
+    if unknown:
+        raise InvalidInput("invalid plan", [f"unknown image option {k!r}; use {', '.join(IMAGE_OPTION_KEYS)}" for k in unknown])
+    req = parse(ImageRequest, {"prompt": "plan", **options}, what="invalid plan image options")
+    return {k: getattr(req, k) for k in options}
 
 
 def _out(p: RecurringPlan) -> PlanOut:
@@ -28,7 +43,8 @@ def _out(p: RecurringPlan) -> PlanOut:
 
 
 def create_plan(ctx: Ctx, *, influencer_id: str, weekdays: list[int], times: list[str], targets: list[dict[str, Any]],
-                topics: list[str] | None = None, lookahead_days: int = 3, name: str = "") -> PlanOut:
+                topics: list[str] | None = None, lookahead_days: int = 3, name: str = "",
+                image_options: dict[str, Any] | None = None) -> PlanOut:
     """A recurring plan; an empty topic list lets the LLM suggest each topic."""
     ctx.require("editor")
     from backend.influencers.service import get_influencer
@@ -42,10 +58,12 @@ def create_plan(ctx: Ctx, *, influencer_id: str, weekdays: list[int], times: lis
     parsed = [TargetIn.model_validate(t) for t in targets]
     if not parsed:
         raise InvalidInput("invalid plan", ["a plan needs at least one target"])
+    image = clean_image_options(image_options)
     with session_scope() as s:
         p = RecurringPlan(tenant_id=ctx.tenant_id, influencer_id=influencer_id, name=name, weekdays=sorted(set(weekdays)),
                           times=sorted(set(times)), topics=[t.strip() for t in (topics or []) if t.strip()],
-                          targets=[t.model_dump() for t in parsed], lookahead_days=lookahead_days, created_by=ctx.user_id)
+                          targets=[t.model_dump() for t in parsed], lookahead_days=lookahead_days, created_by=ctx.user_id,
+                          image_options=image)
         s.add(p)
         s.flush()
         return _out(p)
@@ -125,63 +143,84 @@ def _generate(plan: RecurringPlan, at: datetime) -> str | None:
     return post.id
 
 
-def _advance(post_id: str) -> None:
-    """Move one generating post on when its caption or image job finished."""
+# An image request claimed but never recorded (scheduler died in between) is made again after this.
+PENDING_RETRY = timedelta(minutes=5)
+
+
+def _transition(post_id: str, seen: datetime, **values: Any) -> bool:
+    """Change a generating post only if nobody changed it since ``seen`` (two schedulers race here)."""
+    with session_scope() as s:
+        res = s.execute(update(Post).where(Post.id == post_id, Post.updated_at == seen).values(**values, updated_at=utcnow()))
+        return res.rowcount == 1
+
+
+def _request_image(ctx: Ctx, post_id: str, plan_id: str | None, influencer_id: str, caption_result: dict[str, Any]) -> dict[str, Any]:
+    """Submit the post's image job (prompt from the caption, the plan's options, the influencer's LoRA)."""
+    from backend.generation.images import submit_images
+    from backend.influencers.service import get_influencer
+
+    with session_scope() as s:
+        plan = s.get(RecurringPlan, plan_id) if plan_id else None
+        options = dict(plan.image_options or {}) if plan is not None else {}
+    inf = get_influencer(ctx, influencer_id)
+    fields: dict[str, Any] = {**options, "prompt": caption_result.get("image_prompt") or "portrait", "influencer_id": influencer_id}
+    if inf.default_lora_id:
+        fields["loras"] = [{"id": inf.default_lora_id, "strength": inf.default_lora_strength}]
+    try:
+        return {"image_job": submit_images(ctx, **fields).id}
+    except DomainError as err:
+        return {"state": "failed", "error": f"image request refused: {err}"}
+
+
+def _advance(post_id: str, *, now: datetime) -> None:
+    """Move one generating post on when its caption or image job finished (once, however many schedulers)."""
     from backend.jobs import service as jobs
 
     with session_scope() as s:
         p = s.get(Post, post_id)
-        tenant_id, gen, influencer_id = p.tenant_id, dict(p.generation or {}), p.influencer_id
+        tenant_id, gen, influencer_id, plan_id, seen = p.tenant_id, dict(p.generation or {}), p.influencer_id, p.plan_id, p.updated_at
     ctx = system_ctx(tenant_id)
+    if gen.get("image_job") == "pending":
+        if now - datetime.fromisoformat(gen["pending_at"]) < PENDING_RETRY:
+            return  # another scheduler is submitting the image job right now
+        gen.pop("image_job")
     step = "image_job" if gen.get("image_job") else "caption_job"
     job = jobs.get(ctx, gen[step])
     if not job.finished:
         return
     if job.status != "succeeded":
         gen.update(state="failed", error=f"{step.split('_')[0]} generation {job.status}: {job.error or ''}")
-        _save(post_id, gen)
+        _transition(post_id, seen, generation=gen)
         return
     if step == "caption_job":
-        from backend.generation.images import submit_images
-        from backend.influencers.service import get_influencer
-
         result = job.result or {}
         caption = result.get("full_text") or result.get("caption") or ""
-        inf = get_influencer(ctx, influencer_id)
-        fields: dict[str, Any] = {"prompt": result.get("image_prompt") or gen.get("topic") or "portrait", "influencer_id": influencer_id}
-        if inf.default_lora_id:
-            fields["loras"] = [{"id": inf.default_lora_id, "strength": inf.default_lora_strength}]
-        try:
-            image = submit_images(ctx, **fields)
-            gen.update(image_job=image.id)
-        except DomainError as err:
-            gen.update(state="failed", error=f"image request refused: {err}")
-        _save(post_id, gen, caption=caption)
+        pending = gen | {"image_job": "pending", "pending_at": now.isoformat()}
+        if not _transition(post_id, seen, generation=pending, caption=caption):
+            return  # another scheduler took this step
+        with session_scope() as s:
+            seen = s.get(Post, post_id).updated_at
+        _transition(post_id, seen, generation=gen | _request_image(ctx, post_id, plan_id, influencer_id, result))
         return
     from backend.generation.service import list_assets
     from backend.influencers.service import get_influencer
 
     assets = list_assets(ctx, job_id=job.id, limit=10)
+    if not assets:
+        gen.update(state="failed", error="the image job produced no image")
+        _transition(post_id, seen, generation=gen)
+        return
     auto = get_influencer(ctx, influencer_id).auto_approve
     gen.update(state="ready")
+    values: dict[str, Any] = {"generation": gen, "media_kind": assets[0].kind, "media_asset_ids": [assets[0].id]}
+    if auto:
+        values.update(approved_by="auto-approve", approved_at=utcnow())
+    if not _transition(post_id, seen, **values):
+        return
+    status = "scheduled" if auto else "needs_approval"
     with session_scope() as s:
-        p = s.get(Post, post_id)
-        p.generation = gen
-        if assets:
-            p.media_kind, p.media_asset_ids = assets[0].kind, [assets[0].id]
-        status = "scheduled" if auto else "needs_approval"
-        if auto:
-            p.approved_by, p.approved_at = "auto-approve", utcnow()
         for t in s.scalars(select(PostTarget).where(PostTarget.post_id == post_id, PostTarget.status == "draft")):
             t.status = status if t.account_id else "needs_approval"
-
-
-def _save(post_id: str, gen: dict[str, Any], *, caption: str | None = None) -> None:
-    with session_scope() as s:
-        p = s.get(Post, post_id)
-        p.generation = gen
-        if caption is not None:
-            p.caption = caption
 
 
 def run_plans(*, now: datetime | None = None) -> list[str]:
@@ -199,5 +238,5 @@ def run_plans(*, now: datetime | None = None) -> list[str]:
             if post_id:
                 created.append(post_id)
     for post_id in generating:
-        _advance(post_id)
+        _advance(post_id, now=now)
     return created

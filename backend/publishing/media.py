@@ -39,7 +39,7 @@ def image_problems(data: bytes, *, label: str, check_aspect: bool = True) -> lis
         return [f"{label}: not an image"]
     problems = []
     if fmt != "JPEG":
-        problems.append(f"{label}: Instagram takes JPEG images only, this is {fmt}")
+        problems.append(f"{label}: Instagram takes JPEG images only (PNG and WebP are converted), this is {fmt}")
     if check_aspect and h:
         aspect = w / h
         if not FEED_MIN_ASPECT - 1e-3 <= aspect <= FEED_MAX_ASPECT + 1e-3:

@@ -14,6 +14,9 @@ from backend.jobs.errors import PermanentError, TransientError
 from backend.publishing.results import Published, StepLog, Unconfirmed
 from backend.settings import get_settings
 
+# The JPEG copy of a PNG/WebP image that Instagram receives, kept under the asset's key prefix.
+RENDITION_FILE = "instagram.jpg"
+
 
 def record_attempt(tenant_id: str, target_id: str, step: str, outcome: str, detail: str, *, job_id: str | None = None) -> None:
     """Add a line to the target's publish log."""
@@ -60,6 +63,38 @@ def _media(ctx: Ctx, post: Post, *, need_bytes: bool) -> list[tuple[str, str, st
     return out
 
 
+def instagram_rendition(ctx: Ctx, asset_id: str, data: bytes, log: StepLog) -> tuple[str, bytes] | None:
+    """A JPEG copy of a PNG/WebP image asset for Instagram: (public url, bytes); None when not needed.
+
+    Stored beside the original under the asset's key prefix (deleted with it), which stays untouched;
+    an existing rendition is reused, so a retried job does not re-encode.
+    """
+    from backend.publishing.media import CONVERTIBLE_FORMATS, image_format, jpeg_rendition
+    from backend.storage import get_storage, object_key
+
+    fmt = image_format(data)
+    if fmt not in CONVERTIBLE_FORMATS:
+        return None
+    storage = get_storage()
+    key = object_key(ctx.tenant_id, "images", asset_id, RENDITION_FILE)
+    if storage.exists(key):
+        jpeg = storage.get_bytes(key)
+    else:
+        jpeg = jpeg_rendition(data)
+        storage.put_bytes(key, jpeg, content_type="image/jpeg")
+        log("rendition", "ok", f"image {asset_id}: {fmt} converted to JPEG ({len(jpeg)} bytes)")
+    return storage.url(key), jpeg
+
+
+def _instagram_media(ctx: Ctx, post: Post, log: StepLog) -> list[tuple[str, str, str, bytes]]:
+    """The post's media as Instagram will fetch them: PNG/WebP images replaced by JPEG renditions."""
+    out = []
+    for asset_id, kind, url, data in _media(ctx, post, need_bytes=True):
+        rendition = instagram_rendition(ctx, asset_id, data, log) if kind == "image" else None
+        out.append((asset_id, kind, *rendition) if rendition else (asset_id, kind, url, data))
+    return out
+
+
 def webhook_payload(t: PostTarget, p: Post, media: list[tuple[str, str, str, bytes]]) -> dict[str, Any]:
     """The JSON a webhook receives (n8n reads it as one item)."""
     return {
@@ -83,8 +118,8 @@ def _publish(t: PostTarget, p: Post, acc: PublishAccount, log: StepLog) -> Publi
 
     settings = get_settings()
     ctx = system_ctx(t.tenant_id)
-    media = _media(ctx, p, need_bytes=t.kind in INSTAGRAM_KINDS)
     if t.kind in INSTAGRAM_KINDS:
+        media = _instagram_media(ctx, p, log)
         from backend.publishing.instagram import GraphClient, publish_instagram
         from backend.publishing.media import target_media_problems
 
@@ -110,6 +145,7 @@ def _publish(t: PostTarget, p: Post, acc: PublishAccount, log: StepLog) -> Publi
             client.close()
     from backend.publishing.webhook import publish_webhook
 
+    media = _media(ctx, p, need_bytes=False)
     return publish_webhook(
         url=acc.webhook_url, secret=decrypt(acc.secret_encrypted), payload=webhook_payload(t, p, media),
         delivery_id=t.id, timeout_s=settings.publish_http_timeout_s, log=log,

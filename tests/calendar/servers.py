@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpx
+
 from backend.publishing.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 
 
@@ -89,10 +91,13 @@ class GraphServer(_Server):
     :param statuses: the status_code answers for each container, in turn (last one repeats).
     :param errors: {step: [(http status, error dict) | "timeout", ...]} answered before success,
         step in quota, media, status, publish, permalink.
+    :param fetch_media: download each container's image_url/video_url as Instagram does (kept in
+        ``fetched``); a URL that cannot be fetched answers the API's media download error.
     """
 
     def __init__(self, *, token: str, ig_user_id: str = "17841400000000001", statuses: list[str] | None = None,
-                 errors: dict[str, list[Any]] | None = None, quota_usage: int = 0, publish_delay_s: float = 3.0) -> None:
+                 errors: dict[str, list[Any]] | None = None, quota_usage: int = 0, publish_delay_s: float = 3.0,
+                 fetch_media: bool = False) -> None:
         super().__init__(_GraphHandler)
         self.token = token
         self.ig_user_id = ig_user_id
@@ -104,6 +109,8 @@ class GraphServer(_Server):
         self.polls: Counter[str] = Counter()
         self.published: list[str] = []  # container ids really published
         self.calls: list[tuple[str, str]] = []
+        self.fetch_media = fetch_media
+        self.fetched: dict[str, tuple[str, bytes]] = {}  # container id -> (content type, body)
         self._n = 0
 
     def next_id(self) -> str:
@@ -172,9 +179,21 @@ class _GraphHandler(_Quiet):
                 kids = params.get("children", "").split(",")
                 if len(kids) < 2 or any(k not in srv.containers for k in kids):
                     return self._reply(400, graph_error("Invalid children", 100))
+            fetched = None
+            media_url = params.get("image_url") or params.get("video_url")
+            if srv.fetch_media and media_url:
+                try:
+                    resp = httpx.get(media_url, timeout=10)
+                    resp.raise_for_status()
+                    fetched = (resp.headers.get("content-type", ""), resp.content)
+                except httpx.HTTPError:
+                    return self._reply(400, graph_error("Media download has failed.: The media could not be fetched from this uri",
+                                                        9004, type_="OAuthException", subcode=2207052))
             with srv.lock:
                 cid = srv.next_id()
                 srv.containers[cid] = dict(params)
+                if fetched:
+                    srv.fetched[cid] = fetched
             return self._reply(200, {"id": cid})
         if self.command == "POST" and last == "media_publish":
             cid = params.get("creation_id", "")

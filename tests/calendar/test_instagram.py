@@ -123,11 +123,13 @@ def test_reel_is_a_reels_container_with_video_url(ctx, influencer, ig):
 
 def test_media_that_do_not_fit_fail_with_a_clear_reason_before_any_call(ctx, influencer, ig):
     srv, acc = ig()
-    png = make_image_asset(ctx, fmt="PNG")
+    gif = make_image_asset(ctx, fmt="GIF")  # neither JPEG nor a format the studio converts
     wide = make_image_asset(ctx, w=300, h=100)
+    wide_png = make_image_asset(ctx, w=300, h=100, fmt="PNG")  # converted, but never silently cropped
     short = _video_asset(ctx, _mp4(1.0))
     silent = _video_asset(ctx, _mp4(3.5, audio=False))
-    cases = [("instagram_feed", "image", png.id, "JPEG"), ("instagram_feed", "image", wide.id, "outside 4:5 to 1.91:1"),
+    cases = [("instagram_feed", "image", gif.id, "JPEG images only"), ("instagram_feed", "image", wide.id, "outside 4:5 to 1.91:1"),
+             ("instagram_feed", "image", wide_png.id, "300x100 (3.00:1) is outside 4:5 to 1.91:1"),
              ("instagram_reel", "video", short.id, "outside 3 s"), ("instagram_reel", "video", silent.id, "AAC")]
     for kind, media_kind, asset_id, reason in cases:
         target_id = _claimed(ctx, influencer, acc, kind=kind, media_kind=media_kind, assets=[asset_id])

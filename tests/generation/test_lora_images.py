@@ -90,7 +90,7 @@ def test_another_workspaces_lora_is_not_found(ctx, other_ctx, demo_sd15):
         get_lora_ref(other_ctx, lora.id)
     with pytest.raises(NotFound):
         submit_images(other_ctx, prompt="x", loras=[{"id": lora.id, "strength": 0.8}], **SMALL)
-    assert jobs.list_jobs(other_ctx) == []
+    assert jobs.list_jobs(other_ctx)[1] == 0  # nothing was queued
 
 
 def test_generate_page_offers_the_workspaces_loras(ctx, other_ctx, demo_sd15, embedded_workers):

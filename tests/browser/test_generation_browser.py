@@ -1,0 +1,57 @@
+"""The Generate and Gallery pages in headless Chromium: generate an image with the demo model, find it in the gallery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text, wait_idle
+
+pytestmark = pytest.mark.browser
+PROMPT = "a lighthouse at dusk, ohwx"
+
+
+def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")  # a number input commits on Enter / blur
+    wait_idle(page)
+
+
+def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
+    setup_and_login(page, studio_server.base_url)
+    goto_page(page, "Generate")
+    page.get_by_role("tab", name="Images only").click()
+    page.get_by_label("Prompt", exact=True).fill(PROMPT)
+    # A small custom size and few steps keep the CPU render quick.
+    page.get_by_test_id("stSelectbox").filter(has_text="Size").first.click()
+    page.get_by_role("option", name="custom").click()
+    wait_idle(page)
+    set_number(page, "Width", 64)
+    set_number(page, "Height", 64)
+    set_number(page, "Steps", 3)
+    page.get_by_label("Seed (empty = random)", exact=True).fill("42")
+    page.get_by_label("Seed (empty = random)", exact=True).press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    # The demo model is built on first use, then the job runs on the server's in-process gpu worker.
+    wait_for_text(page, "Saved to the Gallery", timeout_ms=90_000)
+    assert page.locator("[data-testid='stImage'] img").count() >= 1  # the preview
+    wait_for_text(page, "seed 42")
+    screenshot(page, "generation_generate")
+
+    goto_page(page, "Gallery")
+    wait_for_text(page, "1 asset(s)")
+    grid = page.locator("[data-testid='stImage'] img")
+    grid.first.wait_for()
+    assert grid.count() == 1
+    wait_for_text(page, PROMPT)
+    page.get_by_role("button", name="Open", exact=True).click()
+    wait_for_text(page, "Reuse these settings")
+    page.get_by_role("button", name="Download").wait_for()
+    screenshot(page, "generation_gallery")
+
+    listed = json.loads(studio_server.backend("jobs", "list", "--tenant", "acme-studio", "--type", "generation.image",
+                                              "--json").stdout)
+    assert [j["status"] for j in listed["jobs"]] == ["succeeded"]
