@@ -43,14 +43,18 @@ def submit(ctx: Ctx, job_type: str, payload: dict[str, Any], *, subject_id: str 
             subject_id=subject_id,
             metrics={},
             requests=[],
+            # Optimistic: set before the send so the happy path is one transaction. Should this
+            # process die between commit and send, the reconciler still resends after resend_after_s.
+            sent_at=utcnow(),
         )
         s.add(job)
         s.flush()
         add_event(s, job, "status", "queued")
-    if job_queue.send(job_id=job.id, job_type=job_type, queue=spec.queue):
-        with session_scope() as s:
-            s.execute(update(Job).where(Job.id == job.id).values(sent_at=utcnow()))
-    return get(ctx, job.id)
+        out = _out(job)
+    if not job_queue.send(job_id=out.id, job_type=job_type, queue=spec.queue):
+        with session_scope() as s:  # refused: the reconciler sends it at its next pass
+            s.execute(update(Job).where(Job.id == out.id, Job.status == "queued").values(sent_at=None))
+    return out
 
 
 def _own(s, ctx: Ctx, job_id: str) -> Job:  # type: ignore[no-untyped-def]

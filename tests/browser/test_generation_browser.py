@@ -22,7 +22,9 @@ def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped
 def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     setup_and_login(page, studio_server.base_url)
     goto_page(page, "Generate")
+    screenshot(page, "dbg1")
     page.get_by_role("tab", name="Images only").click()
+    screenshot(page, "dbg2")
     page.get_by_label("Prompt", exact=True).fill(PROMPT)
     # A small custom size and few steps keep the CPU render quick.
     page.get_by_test_id("stSelectbox").filter(has_text="Size").first.click()

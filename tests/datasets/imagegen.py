@@ -57,3 +57,38 @@ def png16(seed: int, size: tuple[int, int] = (320, 288)) -> bytes:
     """A 16-bit greyscale PNG."""
     grey = np.asarray(pattern(seed, size, "L")).astype(np.uint16) * 257
     return encode(Image.fromarray(grey), "PNG")
+
+
+def png_header_bomb(width: int, height: int) -> bytes:
+    """A ~60-byte PNG whose header declares ``width`` x ``height`` pixels but holds no real data.
+
+    Decoding it would fail as truncated/corrupt; only a check made on the header, before any
+    decoding, can answer "too many pixels".
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+def palette_with_transparency(seed: int, size: tuple[int, int] = (320, 288)) -> bytes:
+    """A palette PNG whose colour index 0 is fully transparent (tRNS), used in the top-left corner."""
+    im = pattern(seed, size).quantize(colors=16)
+    px = im.load()
+    for x in range(40):
+        for y in range(40):
+            px[x, y] = 0
+    return encode(im, "PNG", transparency=0)
+
+
+def la_png(seed: int, size: tuple[int, int] = (320, 288)) -> bytes:
+    """A greyscale + alpha PNG, transparent in the top-left corner."""
+    grey = pattern(seed, size, "L")
+    alpha = Image.new("L", size, 255)
+    alpha.paste(0, (0, 0, 40, 40))
+    im = Image.merge("LA", (grey, alpha))
+    return encode(im, "PNG")

@@ -66,8 +66,10 @@ def test_save_now_and_sample_now_are_honoured_within_steps(ctx, demo_models, emb
     shots = training.samples(ctx, job.id)
     training.cancel(ctx, job.id)
     jobs.wait(ctx, job.id, timeout_s=60)
-    # Honoured within a few steps (the heartbeat picks the request up, the trainer acts between steps).
-    assert asked <= ckpt <= asked + 8
+    # Honoured within a few steps: the trainer polls every 0.25 s and acts between steps; `asked` is
+    # read from metrics written at most every 0.5 s, so allow the steps of ~1 s at the measured speed.
+    it_s = jobs.get(ctx, job.id).metrics.get("it_s") or 1.0
+    assert asked <= ckpt <= asked + 2 + int(it_s * 1.0) + 1
     assert [s["index"] for s in shots[:2]] == [0, 1]
     assert shots[0]["prompt"] == "ohwx at the beach" and shots[1]["prompt"] == "portrait of ohwx"
     png = training.artifact_bytes(ctx, job.id, shots[0]["key"])

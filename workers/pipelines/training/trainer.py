@@ -37,6 +37,7 @@ UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 HISTORY_POINTS = 400  # the loss chart keeps at most this many points (thinned evenly)
 SMOOTHING = 0.9  # exponential moving average of the loss
+POLL_S = 0.25  # the trainer reads stop / cancel / save-now / sample-now at most this often
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -93,6 +94,7 @@ class Trainer:
         self.dataset_hash = ""
         self.stage = "training"
         self._step_times: list[float] = []
+        self._last_poll = 0.0
         self.precision = self.p.mixed_precision
         if self.device.type != "cuda" and self.precision == "fp16":
             self.precision = "no"  # fp16 autocast is a GPU feature; CPU trains in fp32 then
@@ -304,6 +306,10 @@ class Trainer:
     def between_steps(self) -> None:
         """Honour stop, cancel, save-now and sample-now before the next step."""
         job = self.job
+        now = time.monotonic()
+        if now - self._last_poll >= POLL_S:  # requests within a step or two, whatever the heartbeat interval
+            self._last_poll = now
+            job.poll()
         if job.stop_requested:
             ckpt = self.save_checkpoint() if self.last_checkpoint_step != self.step else self.newest_checkpoint_key()
             job.flush()
