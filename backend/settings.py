@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # cookie key; generated once under data_dir when empty
     cookie_name: str = "studio_auth"
     cookie_expiry_days: float = Field(7, gt=0)
+    bcrypt_rounds: int = Field(12, ge=4, le=16)  # cost of password hashes (tests use 4)
     models_dir: Path = Path("./models")
     llm_base_url: str = "https://openrouter.ai/api/v1"
     llm_api_key: str | None = None

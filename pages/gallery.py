@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from backend.generation import service as assets
+from backend.generation.loras import list_lora_refs
 from backend.influencers.service import list_influencers
 from studio.auth import require_ctx
 from studio.gallery import asset_grid, asset_view
@@ -19,8 +20,10 @@ with st.sidebar:
     st.subheader("Filters")
     infs = {"(any)": None, **{i.name: i.id for i in list_influencers(ctx)}}
     influencer_id = infs[st.selectbox("Influencer", list(infs), key="g-inf")]
+    lora_names = {r.id: r.label for r in list_lora_refs(ctx)}
     lora_ids = ["(any)", *assets.gallery_loras(ctx)]
-    lora = st.selectbox("LoRA", lora_ids, key="g-lora")
+    lora = st.selectbox("LoRA", lora_ids, key="g-lora",
+                        format_func=lambda i: lora_names.get(i, f"deleted LoRA {i[:8]}") if i != "(any)" else i)
     dates = st.date_input("Dates", value=(), key="g-dates")
     min_rating = st.select_slider("Minimum rating", options=[0, 1, 2, 3, 4, 5], value=0, key="g-rating")
     text = st.text_input("Text in the prompt", key="g-text")

@@ -15,7 +15,7 @@ from backend.llm.client import NO_KEY_MESSAGE, llm_configured
 from studio.auth import require_ctx, require_editor
 from studio.feedback import attempt
 from studio.gallery import PREFILL_KEY, image_settings
-from studio.jobs import live_job
+from studio.jobs import job_actions, live_job
 
 ctx = require_ctx()
 st.title("Generate")
@@ -28,18 +28,32 @@ prefill = st.session_state.pop(PREFILL_KEY, None) or st.session_state.get("gener
 st.session_state["generate_last_prefill"] = prefill
 
 
-def show_images(job_id: str) -> None:
+def show_images(job_id: str, *, key: str) -> None:
+    """The job's Cancel button while it runs, and its images as previews the moment each one exists."""
     job = jobs.get(ctx, job_id)
-    if job.status == "succeeded":
-        ids = (job.result or {}).get("asset_ids", [])
-        cols = st.columns(min(4, max(1, len(ids))))
-        for i, aid in enumerate(ids):
+    if not job.finished:
+        job_actions(ctx, job, key=key)
+
+    @st.fragment(run_every=None if job.finished else 2.0)
+    def previews() -> None:
+        done = list(reversed(assets.list_assets(ctx, job_id=job_id, limit=8)))  # oldest first: seed, seed+1, ...
+        if not done:
+            return
+        cols = st.columns(min(4, len(done)))
+        for i, a in enumerate(done):
             with cols[i % len(cols)]:
-                st.image(assets.asset_bytes(ctx, aid, thumbnail=True), caption=f"seed {(job.result or {}).get('seeds', [''] * 8)[i]}")
-        st.caption("Saved to the Gallery.")
+                st.image(assets.asset_bytes(ctx, a.id, thumbnail=True), caption=f"seed {a.params.get('seed', '')}")
+        if job.status == "succeeded":
+            st.caption("Saved to the Gallery.")
+        elif job.finished:
+            st.caption(f"The finished image(s) are kept in the Gallery ({len(done)}).")
+
+    previews()
 
 
-post_tab, images_tab = st.tabs(["Post: topic → caption + image", "Images only"])
+# "Reuse these settings" in the Gallery lands on the image-only tab.
+post_tab, images_tab = st.tabs(["Post: topic → caption + image", "Images only"],
+                               default="Images only" if prefill else None)
 
 with post_tab:
     if not influencers:
@@ -84,7 +98,7 @@ with post_tab:
         pj = st.session_state.get("post_image_job")
         if pj:
             live_job(ctx, pj, key="post-image")
-            show_images(pj)
+            show_images(pj, key="post-image")
 
 with images_tab:
     prompt = st.text_area("Prompt", value=prefill.get("prompt", ""), key="img-prompt")
@@ -97,4 +111,4 @@ with images_tab:
     ij = st.session_state.get("image_job")
     if ij:
         live_job(ctx, ij, key="images")
-        show_images(ij)
+        show_images(ij, key="images")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.generation.loras import list_lora_refs
 from backend.influencers import service as influencers
 from backend.influencers.models import PLATFORMS
 from backend.jobs import service as jobs
@@ -28,6 +29,7 @@ with st.expander("New influencer", expanded=not rows):
 if rows:
     by_label = {f"{r.name} (@{r.handle})" if r.handle else r.name: r for r in rows}
     inf = by_label[st.selectbox("Influencer", list(by_label))]
+    lora_choices = {"(none)": "", **{lo.label: lo.id for lo in list_lora_refs(ctx)}}
     persona_tab, docs_tab, cost_tab = st.tabs(["Persona", "Style documents & profile", "LLM cost"])
     with persona_tab, st.form(f"persona-{inf.id}"):
         fields = {
@@ -39,7 +41,9 @@ if rows:
             "words_to_avoid": st.text_input("Words to avoid", ", ".join(inf.words_to_avoid)),
             "default_hashtags": st.text_input("Default hashtags", " ".join(inf.default_hashtags).replace(" ", ", ")),
             "platforms": st.multiselect("Platforms", PLATFORMS, default=inf.platforms),
-            "default_lora_id": st.text_input("Default LoRA id", inf.default_lora_id or ""),
+            "default_lora_id": lora_choices[st.selectbox(
+                "Default LoRA", list(lora_choices),
+                index=list(lora_choices.values()).index(inf.default_lora_id) if inf.default_lora_id in lora_choices.values() else 0)],
             "default_lora_strength": st.slider("Default LoRA strength", -1.0, 2.0, float(inf.default_lora_strength), 0.05),
             "trigger_word": st.text_input("Trigger word (overrides the LoRA's)", inf.trigger_word),
             "auto_approve": st.checkbox("Auto-approve scheduled posts", inf.auto_approve),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.auth import require_ctx
-from studio.train_widgets import dataset_step, model_step, params_step, review_step, run_view, runs_picker
+from studio.train_widgets import (TAB, dataset_step, model_step, open_pending_tab, params_step, review_step, run_view,
+                                  runs_picker)
 
 ctx = require_ctx()
 st.title("Train a LoRA")
-new_run, runs = st.tabs(["New training", "Runs"])
+open_pending_tab()  # a run just submitted opens the Runs tab
+new_run, runs = st.tabs(["New training", "Runs"], key=TAB, on_change="rerun")
 with new_run:
     ds = dataset_step(ctx)
     model, preset = model_step()

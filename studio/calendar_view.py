@@ -190,8 +190,13 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
     c1, c2 = st.columns(2)
     day = c1.date_input("Day", value=local.date(), key=f"edit-day-{post.id}")
     at = c2.time_input("Time", value=local.time().replace(second=0, microsecond=0), step=timedelta(minutes=15), key=f"edit-time-{post.id}")
-    b = st.columns(6)
-    if b[0].button("Save", key=f"save-{post.id}"):
+    actions = [("Submit", service.submit_post, "Submitted for approval")]
+    if ctx.is_admin:
+        actions += [("Approve", service.approve_post, "Approved"), ("Reject", service.reject_post, "Sent back to draft"),
+                    ("Publish now", service.publish_now, "Publishing shortly")]
+    # Three buttons a row: the edit panel is a narrow column, six in one row cut their labels.
+    cells = [c for _ in range((len(actions) + 4) // 3) for c in st.columns(3)]
+    if cells[0].button("Save", key=f"save-{post.id}", width="stretch"):
         when = datetime.combine(day, at)
         changes = {"caption": caption} if caption != post.caption else {}
         if local_to_utc(when, tz) != post.scheduled_at:
@@ -199,16 +204,12 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
         if attempt(lambda: service.update_post(ctx, post.id, **changes), success="Saved") is not None:
             st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
             st.rerun()
-    actions = [("Submit", service.submit_post, "Submitted for approval")]
-    if ctx.is_admin:
-        actions += [("Approve", service.approve_post, "Approved"), ("Reject", service.reject_post, "Sent back to draft"),
-                    ("Publish now", service.publish_now, "Publishing shortly")]
-    for col, (label, fn, msg) in zip(b[1:], actions):
-        if col.button(label, key=f"{label}-{post.id}"):
+    for col, (label, fn, msg) in zip(cells[1:], actions):
+        if col.button(label, key=f"{label}-{post.id}", width="stretch"):
             if attempt(lambda fn=fn: fn(ctx, post.id), success=msg) is not None:
                 st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
                 st.rerun()
-    if b[5].button("Delete", key=f"delete-{post.id}"):
+    if cells[len(actions) + 1].button("Delete", key=f"delete-{post.id}", width="stretch"):
         if attempt(lambda: service.delete_post(ctx, post.id), success="Deleted") is not None or True:
             st.session_state.pop(EDIT_KEY, None)
             st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1

@@ -28,6 +28,9 @@ from studio.dataset_widgets import SELECTED as DATASET_SELECTED
 from studio.feedback import attempt, show_error
 
 RUN = "train_job"
+TAB = "train_tab"
+_NEXT_TAB = "train_tab_next"
+SAMPLE_PX = 256  # samples are shown at most this wide (the demo's are 64 px)
 SCHEDULERS = ["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]
 
 
@@ -166,12 +169,20 @@ def review_step(ctx: Ctx, ds: DatasetOut | None, model: BaseModel, preset: str, 
                                               name=name, trigger_word=trigger))
         if job is not None:
             st.session_state[RUN] = job.id
+            st.session_state[_NEXT_TAB] = "Runs"  # show the run that was just started
             st.rerun()
         return job
     return None
 
 
 # -- the run ----------------------------------------------------------------------------------------
+def open_pending_tab() -> None:
+    """Switch the page's tabs to the one asked for by the previous run (before the tabs are drawn)."""
+    nxt = st.session_state.pop(_NEXT_TAB, None)
+    if nxt:
+        st.session_state[TAB] = nxt
+
+
 def _fmt_eta(seconds: Any) -> str:
     return str(timedelta(seconds=int(seconds))) if isinstance(seconds, (int, float)) and seconds >= 0 else "–"
 
@@ -201,7 +212,7 @@ def run_status(job: JobOut) -> None:
     """Progress bar, speed, ETA, loss and memory, and the loss chart (raw and smoothed)."""
     m = job.metrics or {}
     step, total = m.get("step", 0), m.get("total")
-    label = f"{job.stage or job.status} — step {step}/{total or '?'} — {job.progress * 100:.0f}%"
+    label = f"{(job.status if job.finished else job.stage) or job.status} — step {step}/{total or '?'} — {job.progress * 100:.0f}%"
     st.progress(min(max(job.progress, 0.0), 1.0), text=label)
     st.markdown(f"**{job.status}** · attempt {job.attempts}/{job.max_attempts}" + (f" · {job.message}" if job.message else ""))
     if job.error:
@@ -228,7 +239,7 @@ def run_media(ctx: Ctx, job: JobOut) -> None:
             st.caption(f"step {step}")
             cols = st.columns(max(1, len(row)))
             for col, s in zip(cols, row):
-                col.image(training.artifact_bytes(ctx, job.id, s["key"]), caption=s["prompt"], width="stretch")
+                col.image(training.artifact_bytes(ctx, job.id, s["key"]), caption=s["prompt"], width=SAMPLE_PX)
     ckpts = training.checkpoints(ctx, job.id)
     if ckpts:
         st.markdown("**Checkpoints**")
@@ -248,6 +259,7 @@ def run_view(ctx: Ctx, job_id: str, *, every_s: float = 1.0) -> None:
     first = attempt(lambda: training.get_run(ctx, job_id))
     if first is None:
         return
+    seen_key = f"_train_seen_{job_id}"
 
     @st.fragment(run_every=None if first.finished else every_s)
     def _panel() -> None:
@@ -255,8 +267,10 @@ def run_view(ctx: Ctx, job_id: str, *, every_s: float = 1.0) -> None:
         run_status(job)
         run_controls(ctx, job)
         run_media(ctx, job)
-        if job.finished and not first.finished:
-            st.rerun()
+        before = st.session_state.get(seen_key)
+        st.session_state[seen_key] = job.status
+        if job.finished and before is not None and before != job.status:
+            st.rerun()  # the whole page: stop polling, refresh the run picker and the controls
 
     _panel()
 
@@ -268,7 +282,9 @@ def runs_picker(ctx: Ctx) -> str | None:
         return None
     ids = [r.id for r in runs]
     current = st.session_state.get(RUN)
-    labels = {r.id: f"{r.payload.get('name', 'LoRA')} · {r.payload.get('base_model')} · {r.status} · {r.id[:8]}" for r in runs}
+    # No status in the label: a selectbox keeps its option labels while a run finishes in the fragment below.
+    labels = {r.id: f"{r.payload.get('name', 'LoRA')} · {r.payload.get('base_model')} · "
+                    f"{r.created_at:%Y-%m-%d %H:%M} · {r.id[:8]}" for r in runs}
     chosen = st.selectbox("Training run", ids, index=ids.index(current) if current in ids else 0,
                           format_func=lambda i: labels[i], key="train_run_pick")
     st.session_state[RUN] = chosen

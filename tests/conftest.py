@@ -28,6 +28,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 for _k in [k for k in os.environ if k.startswith("STUDIO_") and not k.startswith("STUDIO_TEST_")]:
     del os.environ[_k]
 os.environ.setdefault("STUDIO_LOG_LEVEL", "WARNING")
+os.environ.setdefault("STUDIO_BCRYPT_ROUNDS", "4")  # fast password hashes: many tests create users
 
 
 def _unavailable(what: str, err: object) -> None:

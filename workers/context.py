@@ -63,7 +63,7 @@ class JobContext:
 
     def poll(self) -> None:
         """Read cancel/stop flags and requests from the database now."""
-        cancel, stop, requests = lifecycle.heartbeat(self.job_id)
+        cancel, stop, requests = lifecycle.heartbeat(self.job_id, attempt=self.attempt)
         with self._lock:
             self.cancel_requested = self.cancel_requested or cancel
             self.stop_requested = self.stop_requested or stop
@@ -101,7 +101,7 @@ class JobContext:
         with self._lock:
             pending, self._pending = self._pending, None
         if pending:
-            lifecycle.write_progress(self.job_id, **pending)
+            lifecycle.write_progress(self.job_id, **pending, attempt=self.attempt)
             self._last_write = time.monotonic()
 
     def log(self, message: str, *, level: str = "info") -> None:

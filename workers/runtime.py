@@ -29,30 +29,31 @@ def execute(job_type: str, job_id: str) -> None:
     if job is None:
         return
     spec = spec_for(job_type)
+    n = job.attempts  # this attempt; every write below is fenced to it
     ctx = JobContext(job)
     ctx.start()
     try:
         result = get_handler(job_type)(ctx)
         ctx.close()
-        lifecycle.succeed(job_id, result or {})
+        lifecycle.succeed(job_id, result or {}, attempt=n)
     except JobCancelled as err:
         ctx.close()
-        lifecycle.cancelled(job_id, str(err), result=err.result)
+        lifecycle.cancelled(job_id, str(err), result=err.result, attempt=n)
     except TimeLimitExceeded:
         ctx.close()
-        lifecycle.fail(job_id, f"time limit of {spec.time_limit_s} s exceeded")
+        lifecycle.fail(job_id, f"time limit of {spec.time_limit_s} s exceeded", attempt=n)
     except TRANSIENT_TYPES as err:
         ctx.close()
         reason = str(err) or type(err).__name__
         if job.attempts >= job.max_attempts:
-            lifecycle.fail(job_id, f"gave up after {job.attempts} attempts: {reason}", detail=traceback.format_exc())
+            lifecycle.fail(job_id, f"gave up after {job.attempts} attempts: {reason}", detail=traceback.format_exc(), attempt=n)
         else:
             delay = getattr(err, "retry_after_s", None) or spec.backoff(job.attempts)
-            lifecycle.requeue(job_id, error=reason, delay_s=delay)
+            lifecycle.requeue(job_id, error=reason, delay_s=delay, attempt=n)
     except (PermanentError, DomainError) as err:
         ctx.close()
-        lifecycle.fail(job_id, str(err), detail=traceback.format_exc())
+        lifecycle.fail(job_id, str(err), detail=traceback.format_exc(), attempt=n)
     except Exception as err:  # noqa: BLE001 - an unexpected error is a bug: fail with the reason
         ctx.close()
         log.exception("job %s (%s) crashed", job_id, job_type)
-        lifecycle.fail(job_id, f"{type(err).__name__}: {err}", detail=traceback.format_exc())
+        lifecycle.fail(job_id, f"{type(err).__name__}: {err}", detail=traceback.format_exc(), attempt=n)

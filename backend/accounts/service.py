@@ -16,7 +16,9 @@ from backend.validation import parse
 
 def hash_password(password: str) -> str:
     """A bcrypt hash of ``password``."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    from backend.settings import get_settings
+
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(get_settings().bcrypt_rounds)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:

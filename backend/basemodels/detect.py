@@ -71,3 +71,32 @@ def arch_of_diffusers_folder(path: Path) -> Arch:
     if unet.get("cross_attention_dim") == 768:
         return "sd15"
     raise UnsupportedModel(f"unsupported pipeline class {cls or '?'}")
+
+
+def _shape(header: dict[str, object], key: str) -> list[int] | None:
+    entry = header.get(key)
+    return list(entry["shape"]) if isinstance(entry, dict) and "shape" in entry else None  # type: ignore[index]
+
+
+def single_file_signature(path: Path) -> dict[str, int | None]:
+    """The sizes that tell which diffusers configs fit a single-file checkpoint (from its header only)."""
+    header = safetensors_header(path)
+    conv_in = _shape(header, "model.diffusion_model.input_blocks.0.0.weight")
+    context = next((_shape(header, k) for k in header
+                    if k.startswith("model.diffusion_model.") and k.endswith("attn2.to_k.weight")), None)
+    text = (_shape(header, "cond_stage_model.transformer.text_model.final_layer_norm.weight")
+            or _shape(header, "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"))
+    return {"unet_channels": conv_in[0] if conv_in else None, "context_dim": context[1] if context else None,
+            "text_dim": text[0] if text else None}
+
+
+def folder_signature(path: Path) -> dict[str, int | None]:
+    """The same sizes, read from a diffusers folder's UNet and (first) text-encoder configs."""
+    try:
+        unet = json.loads((path / "unet" / "config.json").read_text())
+        text = json.loads((path / "text_encoder" / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    ctx = unet.get("cross_attention_dim")
+    return {"unet_channels": (unet.get("block_out_channels") or [None])[0],
+            "context_dim": ctx[0] if isinstance(ctx, list) else ctx, "text_dim": text.get("hidden_size")}

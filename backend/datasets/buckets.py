@@ -45,7 +45,13 @@ def bucket_for(width: int, height: int, *, resolution: int, step: int = 64, min_
     return min(resos, key=lambda r: (abs(r[0] / r[1] - aspect), -r[0] * r[1]))
 
 
+def min_bucket_side(resolution: int) -> int:
+    """kohya's 256 px minimum bucket side, scaled down for the tiny demo resolutions (as the trainer does)."""
+    return max(64, min(256, (resolution // 2) // 64 * 64))
+
+
 def bucket_counts(sizes: Iterable[tuple[int, int]], resolution: int, **kwargs: int) -> dict[tuple[int, int], int]:
-    """How many images fall in each bucket, ordered by bucket shape."""
+    """How many images fall in each bucket (the trainer's: step 64, its minimum side), ordered by shape."""
+    kwargs.setdefault("min_side", min_bucket_side(resolution))
     counts = Counter(bucket_for(w, h, resolution=resolution, **kwargs) for w, h in sizes)
     return dict(sorted(counts.items()))

@@ -16,6 +16,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 THUMB_SIDE = 256
+THUMB_QUALITY = 80
+THUMB_METHOD = 2  # libwebp effort 0-6: 2 is fast and good enough for a 256 px preview
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
@@ -49,7 +51,7 @@ class Normalised:
     ext: str  # of the original
     width: int  # after orientation
     height: int
-    image_bytes: bytes | None  # normalised RGB image; None: the original already is one
+    image_bytes: bytes | None  # normalised RGB image; None: the original already is one (upright, opaque RGB)
     image_ext: str
     thumb_bytes: bytes  # WebP
     pixel_hash: str  # sha256 of the oriented RGB pixels
@@ -101,18 +103,18 @@ def open_checked(data: bytes, limits: Limits) -> Image.Image:
 
 def to_rgb(im: Image.Image) -> Image.Image:
     """RGB from any mode: CMYK, palette, greyscale, 16-bit; transparency flattened on white."""
+    if "transparency" in im.info and im.mode in ("RGB", "L", "P", "1", "I;16", "I"):
+        # A palette entry or colour key marked transparent (tRNS): flatten like an alpha channel.
+        if im.mode in ("I;16", "I"):
+            im = _eight_bit(im)
+        im = im.convert("RGBA")
     if im.mode == "RGB":
         return im
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        arr = np.asarray(im)
-        if arr.dtype != np.uint8:
-            arr = (arr.astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8) if arr.max() > 255 else arr.astype(np.uint8)
-        return Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
+        return _eight_bit(im).convert("RGB")
     if im.mode == "F":
         arr = np.asarray(im)
         return Image.fromarray((arr.clip(0, 1) * 255).astype(np.uint8) if arr.max() <= 1.0 else arr.clip(0, 255).astype(np.uint8)).convert("RGB")
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -120,46 +122,64 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _thumbnail(im: Image.Image) -> tuple[Image.Image, bytes]:
-    thumb = im.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit (or 32-bit integer) greyscale to 8-bit "L": the top byte of each sample."""
+    arr = np.asarray(im)
+    if arr.dtype != np.uint8:
+        arr = (arr.astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8) if arr.max() > 255 else arr.astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(arr), "L")
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block does not make the pixels wrong
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _encode_thumbnail(rgb: Image.Image) -> tuple[Image.Image, bytes]:
+    """Shrink ``rgb`` in place (reduce + Lanczos, no full-size copy) and encode it as WebP."""
+    rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     buf = io.BytesIO()
-    thumb.save(buf, "WEBP", quality=80, method=2)
-    return thumb, buf.getvalue()
+    rgb.save(buf, "WEBP", quality=THUMB_QUALITY, method=THUMB_METHOD)
+    return rgb, buf.getvalue()
 
 
 def normalise(data: bytes, limits: Limits) -> Normalised:
-    """Decode, check and normalise one file; raises Refused with the reason."""
+    """Decode once, check and normalise one file; raises Refused with the reason.
+
+    The full decode is unavoidable (exact duplicates are "same pixels", and a truncated file must
+    be caught), so everything else works from that one decoded image: the pixel hash, the
+    thumbnail (shrunk in place), the perceptual hash (from the thumbnail). The original bytes are
+    kept as they are; a normalised copy is encoded only when the original is not already an
+    upright, opaque RGB image.
+    """
     im = open_checked(data, limits)
-    fmt = im.format or "?"
-    orientation = 1
+    # A phone's MPO (stereo / depth pair) is a JPEG whose first frame is the photo.
+    fmt = "JPEG" if im.format == "MPO" else (im.format or "?")
     try:
-        orientation = int(im.getexif().get(0x0112, 1) or 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block does not make the pixels wrong
-        orientation = 1
-    try:
+        # Decode before anything reads metadata: PNG's getexif() would otherwise trigger the
+        # load itself, where an error would be swallowed with the EXIF.
         im.load()
     except Image.DecompressionBombError:
         raise Refused(f"image has too many pixels; the limit is {limits.max_pixels / 1e6:g} megapixels") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise Refused(f"truncated or corrupt {fmt} image: {err}") from None
-    original_mode = im.mode
+    orientation = _orientation(im)
+    already_plain = im.mode == "RGB" and orientation == 1 and "transparency" not in im.info
     try:
         oriented = ImageOps.exif_transpose(im) if orientation != 1 else im
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unusable orientation tag: keep the pixels as stored
         oriented = im
     rgb = to_rgb(oriented)
     width, height = rgb.size
-    raw = rgb.tobytes()
-    pixel_hash = hashlib.sha256(f"{width}x{height}:".encode() + raw).hexdigest()
-    small, thumb = _thumbnail(rgb)
-    # The perceptual hash only looks at 32x32 pixels: computing it from the thumbnail gives the
-    # same answer as from the full image at a fraction of the cost.
-    phash = str(imagehash.phash(small))
-    # A plain RGB JPEG that needs no rotation is already what the trainer reads: no re-encode.
-    if fmt == "JPEG" and original_mode == "RGB" and orientation == 1:
-        image_bytes, image_ext = None, "jpg"
-    else:
+    digest = hashlib.sha256(f"{width}x{height}:".encode())
+    digest.update(rgb.tobytes())  # no concatenation: that would copy the pixels once more
+    pixel_hash = digest.hexdigest()
+    image_bytes: bytes | None = None
+    image_ext = EXTENSIONS[fmt]
+    if not already_plain:
         buf = io.BytesIO()
         if fmt == "JPEG":
             rgb.save(buf, "JPEG", quality=95, subsampling=0)
@@ -168,6 +188,10 @@ def normalise(data: bytes, limits: Limits) -> Normalised:
             rgb.save(buf, "PNG", compress_level=1)
             image_ext = "png"
         image_bytes = buf.getvalue()
+    small, thumb = _encode_thumbnail(rgb)
+    # The perceptual hash only looks at 32x32 pixels: computing it from the thumbnail gives the
+    # same answer as from the full image at a fraction of the cost.
+    phash = str(imagehash.phash(small))
     return Normalised(
         format=fmt,
         ext=EXTENSIONS[fmt],

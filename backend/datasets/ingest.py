@@ -7,6 +7,7 @@ single ordered pass decides duplicates, so the report is the same whatever the t
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from backend.settings import get_settings
 from backend.storage import get_storage, object_key
 from backend.storage.keys import prefix_of
 
+log = logging.getLogger(__name__)
 INGEST_JOB = register(JobSpec("dataset.ingest", queue="cpu", max_attempts=3, time_limit_s=6 * 3600, backoff_s=5.0))
 NEAR_DUPLICATE_DISTANCE = 6  # of 64 phash bits
 ZIP_MAGIC = b"PK\x03\x04"
@@ -220,7 +222,7 @@ def _process(tenant_id: str, dataset_id: str, cand: Candidate, limits: Limits) -
         if cand.entry.size is not None and cand.entry.size > limits.max_bytes:
             raise Refused(f"file is {cand.entry.size} bytes; the limit is {limits.max_bytes} bytes")
         data = cand.entry.read(limits.max_bytes)
-        norm = normalise(data, limits)
+        norm = _normalise_guarded(data, limits)
     except Refused as err:
         out.refused = str(err)
         return out
@@ -242,6 +244,17 @@ def _process(tenant_id: str, dataset_id: str, cand: Candidate, limits: Limits) -
     out.keys["thumb_key"] = thumb
     norm.thumb_bytes = b""
     return out
+
+
+def _normalise_guarded(data: bytes, limits: Limits) -> Normalised:
+    """``normalise``, where any decoder failure on hostile bytes refuses this file, never the upload."""
+    try:
+        return normalise(data, limits)
+    except Refused:
+        raise
+    except Exception as err:  # noqa: BLE001 - Pillow raises many kinds of errors on malformed files
+        log.warning("image refused after an unexpected decoder error: %r", err)
+        raise Refused(f"unreadable image ({type(err).__name__}: {err})") from None
 
 
 def _drop(outcome: Outcome) -> None:

@@ -240,7 +240,8 @@ class ComfyBackend:
                   "lora_name": "", "lora_strength": 1.0}
         return apply_loras(fill(load_workflow(name), values), [(lo.path, lo.strength) for lo in job.loras])
 
-    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn) -> list[RenderedImage]:
+    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn,
+               on_image: ImageFn | None = None) -> list[RenderedImage]:
         client = ComfyClient(self.base_url)
         try:
             init_name = client.upload_image(job.init_image, "studio-input.png") if job.workflow == "img2img" and job.init_image else None
@@ -255,6 +256,8 @@ class ComfyBackend:
                 png, prompt_id = self._run_one(client, graph, index, job, progress, cancelled)
                 out.append(RenderedImage(png=centre_crop(png, job.width, job.height), seed=seed, width=job.width,
                                          height=job.height, extra={"comfyui_prompt_id": prompt_id}))
+                if on_image:
+                    on_image(out[-1])
             return out
         finally:
             client.close()

@@ -178,13 +178,15 @@ class RenderedImage:
 # progress(images_done_fraction 0..1, message); cancelled() -> True stops the backend
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
+ImageFn = Callable[["RenderedImage"], None]  # called with each image as soon as it is rendered
 
 
 class ImageBackend(Protocol):
     name: str
 
-    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn) -> list[RenderedImage]:
-        """Render ``job.num_images`` images with seeds ``seed, seed+1, ...``."""
+    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn,
+               on_image: ImageFn | None = None) -> list[RenderedImage]:
+        """Render ``job.num_images`` images with seeds ``seed, seed+1, ...`` (each passed to ``on_image`` when done)."""
         ...
 
 

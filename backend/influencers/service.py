@@ -32,6 +32,14 @@ def _own(s, ctx: Ctx, influencer_id: str) -> Influencer:  # type: ignore[no-unty
     return row
 
 
+def _check_lora(ctx: Ctx, lora_id: str | None) -> None:
+    """A default LoRA must be one of the workspace's (NotFound otherwise)."""
+    if lora_id:
+        from backend.generation.loras import get_lora_ref
+
+        get_lora_ref(ctx, lora_id)
+
+
 def create_influencer(ctx: Ctx, **fields: Any) -> InfluencerOut:
     """A new influencer of the caller's workspace; ``name`` is required."""
     ctx.require("editor")
@@ -40,6 +48,7 @@ def create_influencer(ctx: Ctx, **fields: Any) -> InfluencerOut:
         raise InvalidInput("invalid influencer", ["name: a name is required"])
     values = data.model_dump(exclude_none=True)
     values["name"] = values["name"].strip()
+    _check_lora(ctx, values.get("default_lora_id"))
     with session_scope() as s:
         row = Influencer(tenant_id=ctx.tenant_id, **values)
         for list_field in ("topics", "words_to_use", "words_to_avoid", "default_hashtags", "platforms"):
@@ -72,6 +81,7 @@ def update_influencer(ctx: Ctx, influencer_id: str, **fields: Any) -> Influencer
     values = data.model_dump(exclude_none=True)
     if "name" in values and not values["name"].strip():
         raise InvalidInput("invalid influencer", ["name: a name is required"])
+    _check_lora(ctx, values.get("default_lora_id"))
     with session_scope() as s:
         row = _own(s, ctx, influencer_id)
         for k, v in values.items():

@@ -59,11 +59,23 @@ def claim(job_id: str, *, worker: str) -> JobOut | None:
     return None
 
 
-def heartbeat(job_id: str) -> tuple[bool, bool, list[str]]:
-    """Touch the heartbeat; returns (cancel_requested, stop_requested, pending requests) and clears them."""
+def _mine(attempt: int | None) -> list[Any]:
+    """Conditions that the running attempt is still ``attempt`` (None: any attempt).
+
+    A worker that was presumed dead (stale heartbeat) may still be alive; once its job was
+    re-queued and claimed again, its late writes must not touch the new attempt.
+    """
+    return [] if attempt is None else [Job.attempts == attempt]
+
+
+def heartbeat(job_id: str, *, attempt: int | None = None) -> tuple[bool, bool, list[str]]:
+    """Touch the heartbeat; returns (cancel_requested, stop_requested, pending requests) and clears them.
+
+    A job that is no longer running as ``attempt`` answers "cancel": that attempt must stop.
+    """
     with session_scope() as s:
         job = s.get(Job, job_id)
-        if job is None or job.status != "running":
+        if job is None or job.status != "running" or (attempt is not None and job.attempts != attempt):
             return (True, False, [])
         job.heartbeat_at = utcnow()
         requests = list(job.requests or [])
@@ -80,6 +92,7 @@ def write_progress(
     message: str | None,
     metrics: dict[str, Any] | None,
     new_stage: bool,
+    attempt: int | None = None,
 ) -> None:
     """Store the latest progress of a running job (the caller throttles)."""
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
@@ -92,8 +105,8 @@ def write_progress(
     if metrics is not None:
         values["metrics"] = metrics
     with session_scope() as s:
-        s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
-        if new_stage and stage:
+        res = s.execute(update(Job).where(Job.id == job_id, Job.status == "running", *_mine(attempt)).values(**values))
+        if new_stage and stage and res.rowcount == 1:
             job = s.get(Job, job_id)
             if job is not None:
                 add_event(s, job, "stage", stage)
@@ -113,11 +126,14 @@ def add_cost(job_id: str, usd: float) -> None:
         s.execute(update(Job).where(Job.id == job_id).values(cost=Job.cost + usd))
 
 
-def _end(job_id: str, status: str, *, event: str, level: str = "info", detail: str | None = None, **values: Any) -> JobOut | None:
+def _end(
+    job_id: str, status: str, *, event: str, level: str = "info", detail: str | None = None, attempt: int | None = None,
+    **values: Any,
+) -> JobOut | None:
     with session_scope() as s:
         res = s.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == "running")
+            .where(Job.id == job_id, Job.status == "running", *_mine(attempt))
             .values(status=status, finished_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
@@ -132,33 +148,35 @@ def _end(job_id: str, status: str, *, event: str, level: str = "info", detail: s
     return out
 
 
-def succeed(job_id: str, result: dict[str, Any]) -> JobOut | None:
+def succeed(job_id: str, result: dict[str, Any], *, attempt: int | None = None) -> JobOut | None:
     """End a running job as succeeded with ``result``."""
-    return _end(job_id, "succeeded", event="succeeded", result=result, progress=1.0, error=None)
+    return _end(job_id, "succeeded", event="succeeded", attempt=attempt, result=result, progress=1.0, error=None)
 
 
-def fail(job_id: str, error: str, *, detail: str | None = None, result: dict[str, Any] | None = None) -> JobOut | None:
+def fail(
+    job_id: str, error: str, *, detail: str | None = None, result: dict[str, Any] | None = None, attempt: int | None = None
+) -> JobOut | None:
     """End a running job as failed with a readable reason (``detail``: traceback for admins)."""
     values: dict[str, Any] = {"error": error}
     if result is not None:
         values["result"] = result
-    return _end(job_id, "failed", event=f"failed: {error}", level="error", detail=detail, **values)
+    return _end(job_id, "failed", event=f"failed: {error}", level="error", detail=detail, attempt=attempt, **values)
 
 
-def cancelled(job_id: str, message: str, *, result: dict[str, Any] | None = None) -> JobOut | None:
+def cancelled(job_id: str, message: str, *, result: dict[str, Any] | None = None, attempt: int | None = None) -> JobOut | None:
     """End a running job as cancelled (keeping ``result``, e.g. a resumable checkpoint)."""
     values: dict[str, Any] = {"message": message}
     if result is not None:
         values["result"] = result
-    return _end(job_id, "cancelled", event=message, **values)
+    return _end(job_id, "cancelled", event=message, attempt=attempt, **values)
 
 
-def requeue(job_id: str, *, error: str, delay_s: float) -> bool:
+def requeue(job_id: str, *, error: str, delay_s: float, attempt: int | None = None) -> bool:
     """Put a running job back in the queue after a transient error, to run again in ``delay_s``."""
     with session_scope() as s:
         res = s.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == "running")
+            .where(Job.id == job_id, Job.status == "running", *_mine(attempt))
             .values(status="queued", error=error, not_before=utcnow() + timedelta(seconds=delay_s), sent_at=utcnow())
             .execution_options(synchronize_session=False)
         )

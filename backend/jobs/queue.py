@@ -5,8 +5,10 @@ The backend only sends messages (job id only) by actor name; the actors live in 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Iterable
 
 import dramatiq
 from dramatiq.broker import Broker
@@ -65,3 +67,29 @@ def send(*, job_id: str, job_type: str, queue: str, delay_s: float = 0) -> bool:
     except Exception as err:  # noqa: BLE001 - any broker failure leaves the job queued for the reconciler
         log.warning("broker refused job %s (%s): %s", job_id, job_type, err)
         return False
+
+
+def live_job_ids(queues: Iterable[str]) -> set[str] | None:
+    """Job ids whose message the broker still holds (waiting, delayed or in flight); None when unknowable.
+
+    Dramatiq's Redis broker keeps every message in ``{ns}:{queue}.msgs`` (and ``.DQ.msgs`` while
+    delayed) until a worker acknowledges it, so a job found there needs no second message. The
+    in-process broker cannot lose a message while its process lives, so it answers None.
+    """
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.common import dq_name
+
+    broker = get_broker()
+    if not isinstance(broker, RedisBroker):
+        return None
+    found: set[str] = set()
+    for queue in queues:
+        for name in (queue, dq_name(queue)):
+            for _message_id, data in broker.client.hscan_iter(f"{broker.namespace}:{name}.msgs", count=1000):
+                try:
+                    args = json.loads(data)["args"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if args:
+                    found.add(str(args[0]))
+    return found

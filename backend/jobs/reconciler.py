@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from backend.db import session_scope, utcnow
 from backend.jobs import queue as job_queue
 from backend.jobs.hooks import emit_finished
-from backend.jobs.models import Job, JobOut
+from backend.jobs.models import QUEUES, Job, JobOut
 from backend.jobs.service import add_event
 from backend.settings import get_settings
 
@@ -23,6 +23,7 @@ class ReconcileReport:
     resent: int = 0
     recovered: int = 0
     gave_up: int = 0
+    still_queued: int = 0  # sent long ago, but their message is still in the broker
 
 
 def reconcile(*, resend_all: bool = False, queues: set[str] | None = None) -> ReconcileReport:
@@ -57,7 +58,7 @@ def reconcile(*, resend_all: bool = False, queues: set[str] | None = None) -> Re
 
     resend_before = now - timedelta(seconds=settings.resend_after_s)
     with session_scope() as s:
-        q = select(Job.id, Job.type, Job.queue).where(
+        q = select(Job.id, Job.type, Job.queue, Job.sent_at).where(
             Job.status == "queued", or_(Job.not_before.is_(None), Job.not_before <= now)
         )
         if not resend_all:
@@ -65,7 +66,18 @@ def reconcile(*, resend_all: bool = False, queues: set[str] | None = None) -> Re
         if queues:
             q = q.where(Job.queue.in_(queues))
         due = list(s.execute(q.limit(1000)))
-    for job_id, job_type, queue in due:
+    # A job sent long ago may simply be waiting its turn (a long gpu queue): on Redis, resend only
+    # those whose message is gone; never-sent (refused, recovered) jobs are always sent.
+    if not resend_all and any(sent for *_, sent in due):
+        try:
+            live = job_queue.live_job_ids(queues or QUEUES)
+        except Exception as err:  # noqa: BLE001 - an unreachable broker refuses the sends below anyway
+            log.warning("reconciler cannot list live messages: %s", err)
+            live = None
+        if live:
+            report.still_queued = sum(1 for job_id, *_, sent in due if sent is not None and job_id in live)
+            due = [row for row in due if row[3] is None or row[0] not in live]
+    for job_id, job_type, queue, _sent in due:
         if job_queue.send(job_id=job_id, job_type=job_type, queue=queue):
             with session_scope() as s:
                 s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(sent_at=utcnow()))

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import pytest
 
-from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text
+from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text, wait_idle
 
 pytestmark = pytest.mark.browser
+CALENDAR = "iframe[title='streamlit_calendar.calendar']"
+
+
+def calendar_frame(page):  # type: ignore[no-untyped-def]
+    """The calendar's iframe once the rerun settled (a re-keyed calendar briefly shows two)."""
+    wait_idle(page)
+    deadline = time.monotonic() + 30
+    while page.locator(CALENDAR).count() != 1:
+        assert time.monotonic() < deadline, f"{page.locator(CALENDAR).count()} calendars on the page"
+        page.wait_for_timeout(200)
+    return page.frame_locator(CALENDAR)
 
 
 def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_server, page):
@@ -17,7 +29,7 @@ def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_ser
     studio_server.backend("influencers", "create", "--tenant", "acme-studio", "--name", "Mia")
     goto_page(page, "Calendar")
     wait_for_text(page, "0 post(s)")
-    cal = page.frame_locator("iframe[title='streamlit_calendar.calendar']")
+    cal = calendar_frame(page)
     cal.locator(".fc-daygrid-day").first.wait_for(timeout=60_000)
     day = date.today() + timedelta(days=2)
     if day.month != date.today().month:
@@ -28,7 +40,7 @@ def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_ser
     page.get_by_label("Caption").fill("Made in the month view")
     page.get_by_role("button", name="Create post").click()
     wait_for_text(page, "1 post(s)")
-    cal = page.frame_locator("iframe[title='streamlit_calendar.calendar']")
+    cal = calendar_frame(page)
     if day.month != date.today().month:
         cal.locator(".fc-next-button").click()
     event = cal.locator(f".fc-daygrid-day[data-date='{day.isoformat()}'] .fc-event", has_text="Browser launch post")

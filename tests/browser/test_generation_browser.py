@@ -22,9 +22,7 @@ def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped
 def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     setup_and_login(page, studio_server.base_url)
     goto_page(page, "Generate")
-    screenshot(page, "dbg1")
     page.get_by_role("tab", name="Images only").click()
-    screenshot(page, "dbg2")
     page.get_by_label("Prompt", exact=True).fill(PROMPT)
     # A small custom size and few steps keep the CPU render quick.
     page.get_by_test_id("stSelectbox").filter(has_text="Size").first.click()
@@ -39,8 +37,10 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     page.get_by_role("button", name="Generate", exact=True).click()
     # The demo model is built on first use, then the job runs on the server's in-process gpu worker.
     wait_for_text(page, "Saved to the Gallery", timeout_ms=90_000)
-    assert page.locator("[data-testid='stImage'] img").count() >= 1  # the preview
+    preview = page.locator("[data-testid='stImage'] img")
+    assert preview.count() == 1
     wait_for_text(page, "seed 42")
+    preview.first.scroll_into_view_if_needed()  # the page scrolls inside its own container
     screenshot(page, "generation_generate")
 
     goto_page(page, "Gallery")
@@ -49,7 +49,7 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     grid.first.wait_for()
     assert grid.count() == 1
     wait_for_text(page, PROMPT)
-    page.get_by_role("button", name="Open", exact=True).click()
+    page.get_by_test_id("stMain").get_by_role("button", name="Open", exact=True).click()
     wait_for_text(page, "Reuse these settings")
     page.get_by_role("button", name="Download").wait_for()
     screenshot(page, "generation_gallery")

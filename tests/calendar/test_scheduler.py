@@ -96,9 +96,12 @@ def test_two_schedulers_on_postgres_and_redis_publish_300_targets_exactly_once(p
     from backend.db import session_scope
     from backend.jobs.models import Job
 
+    import time as _t
+    t0 = _t.monotonic()
     now = utcnow()
     for i in range(300):
         _approved(ctx, influencer, webhook_account, now - timedelta(seconds=300 - i), caption=f"post {i}")
+    print("create", _t.monotonic() - t0)
     worker = start_worker(queues="cpu", threads=8)
     schedulers = [_scheduler_process(0.2), _scheduler_process(0.2)]
     try:
@@ -108,13 +111,28 @@ def test_two_schedulers_on_postgres_and_redis_publish_300_targets_exactly_once(p
             with session_scope() as s:
                 return (s.scalar(select(func.count()).select_from(PostTarget).where(PostTarget.status == "published")) or 0) == 300
 
-        wait_until(all_done, timeout=240, interval=0.5)
+        def progress():
+            with session_scope() as s:
+                rows = s.execute(select(PostTarget.status, func.count()).group_by(PostTarget.status)).all()
+                rows += s.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+            import redis as _r
+            rc = _r.Redis.from_url(production_env["broker_url"])
+            info = {k.decode(): (rc.type(k).decode(), rc.llen(k) if rc.type(k) == b"list" else rc.hlen(k) if rc.type(k) == b"hash" else rc.scard(k) if rc.type(k) == b"set" else rc.zcard(k) if rc.type(k) == b"zset" else "") for k in rc.keys("*")}
+            print(round(_t.monotonic() - t0, 1), dict(rows), sum(receiver.deliveries.values()), info)
+            return all_done()
+        wait_until(progress, timeout=240, interval=2)
     finally:
         outputs = []
         for p in schedulers:
             p.terminate()
             outputs.append(p.communicate(timeout=30)[0])
         worker.stop()
+    from collections import Counter as _C
+    from backend.calendar.models import PublishAttempt
+    with session_scope() as s:
+        print(_C((a.step, a.outcome, a.detail[:80]) for a in s.scalars(select(PublishAttempt).where(PublishAttempt.outcome != "ok"))))
+        print(_C((j.attempts, j.status) for j in s.scalars(select(Job))))
+    print(worker.stop()[-3000:])
     assert all(p.returncode == 0 for p in schedulers), outputs
     assert len(receiver.deliveries) == 300
     assert set(receiver.deliveries.values()) == {1}, "a target was delivered twice"

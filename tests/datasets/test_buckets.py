@@ -37,3 +37,15 @@ def test_counts_and_bad_sizes():
     assert counts == {(384, 640): 2, (512, 512): 1}
     with pytest.raises(ValueError):
         bucket_for(0, 10, resolution=512)
+
+
+@pytest.mark.parametrize("resolution", [128, 256, 512, 1024])
+def test_statistics_buckets_are_the_trainers(resolution):
+    """The statistics count with the trainer's own bucket rule, tiny demo resolutions included."""
+    from backend.datasets.buckets import min_bucket_side
+    from workers.pipelines.training.data import min_bucket_side as trainer_min_side
+
+    assert min_bucket_side(resolution) == trainer_min_side(resolution)
+    sizes = [(300, 900), (1024, 1536), (900, 300)]
+    trainer = [bucket_for(w, h, resolution=resolution, step=64, min_side=trainer_min_side(resolution)) for w, h in sizes]
+    assert sorted(bucket_counts(sizes, resolution)) == sorted(set(trainer))

@@ -109,3 +109,38 @@ def test_pixel_and_side_limits_are_configurable(ctx, studio_env):
     reasons = {r["file"]: r["reason"] for r in report.rejected}
     assert reasons["big.jpg"] == "image is 400x400 (0.2 megapixels); the limit is 0.1 megapixels"
     assert reasons["short.jpg"] == "image is 320x290; the short side must be at least 300 px"
+
+
+def test_originals_that_need_no_change_are_not_re_encoded(ctx):
+    from tests.datasets.imagegen import jpeg_rotated
+
+    ds = service.create_dataset(ctx, name="AsIs")
+    keyed = pattern(40)
+    report = add(ctx, ds.id, {
+        "plain.png": png(41),
+        "plain.webp": encode(pattern(42), "WEBP", quality=90),
+        "upright.jpg": jpeg(43),
+        "turned.jpg": jpeg_rotated(44),
+        "colour_key.png": encode(keyed, "PNG", transparency=keyed.getpixel((0, 0))),  # RGB + tRNS
+    })
+    assert len(report.accepted) == 5
+    images = {i.filename: i for i in service.all_images(ctx, ds.id)}
+    # Upright opaque RGB: the trainer reads the original bytes themselves.
+    for name in ("plain.png", "plain.webp", "upright.jpg"):
+        assert images[name].image_key == images[name].storage_key, name
+    # Rotated, or with a transparent colour key: a normalised copy beside the original.
+    for name in ("turned.jpg", "colour_key.png"):
+        assert images[name].image_key != images[name].storage_key, name
+    assert stored(images["turned.jpg"].image_key).size == (300, 400)
+    assert stored(images["colour_key.png"].image_key).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_a_phone_mpo_photo_is_a_jpeg(ctx):
+    """Many phones write MPO (a JPEG plus a depth/stereo frame): accepted as the JPEG it starts with."""
+    ds = service.create_dataset(ctx, name="Phone")
+    buf = io.BytesIO()
+    pattern(50).save(buf, "MPO", save_all=True, append_images=[pattern(51)])
+    report = add(ctx, ds.id, {"IMG_0001.JPG": buf.getvalue(), "next.jpg": jpeg(52)})
+    assert sorted(report.accepted) == ["IMG_0001.JPG", "next.jpg"]
+    img = next(i for i in service.all_images(ctx, ds.id) if i.filename == "IMG_0001.JPG")
+    assert img.storage_key.endswith("/original.jpg") and (img.width, img.height) == (320, 288)

@@ -6,8 +6,9 @@ import pytest
 
 from backend.datasets import service
 from backend.datasets.ingest import UploadFile, run_ingest, start_upload
-from backend.datasets.kohya import export_kohya
+from backend.datasets.kohya import export_kohya, export_kohya_bytes
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.jobs import service as jobs
 from tests.conftest import make_tenant
 from tests.datasets.imagegen import jpeg, png
 
@@ -143,6 +144,7 @@ def test_another_workspace_gets_not_found_everywhere(ctx, other_ctx, tmp_path):
     ds = service.create_dataset(ctx, name="Secret", trigger_word="ohwx")
     add_images(ctx, ds.id, {"a.jpg": jpeg(30)})
     img = service.all_images(ctx, ds.id)[0]
+    upload = start_upload(ctx, ds.id, [UploadFile(name="b.jpg", data=jpeg(32))])
     calls = [
         lambda: service.get_dataset(other_ctx, ds.id),
         lambda: service.update_dataset(other_ctx, ds.id, description="x"),
@@ -164,6 +166,8 @@ def test_another_workspace_gets_not_found_everywhere(ctx, other_ctx, tmp_path):
         lambda: start_upload(other_ctx, ds.id, [UploadFile(name="x.jpg", data=jpeg(31))]),
         lambda: run_ingest(other_ctx, dataset_id=ds.id, files=[]),
         lambda: export_kohya(other_ctx, ds.id, tmp_path / "x.zip"),
+        lambda: export_kohya_bytes(other_ctx, ds.id),
+        lambda: jobs.get(other_ctx, upload.id),  # the ingest job of another workspace's upload
     ]
     for i, call in enumerate(calls):
         with pytest.raises(NotFound):
@@ -173,6 +177,8 @@ def test_another_workspace_gets_not_found_everywhere(ctx, other_ctx, tmp_path):
     mine = service.create_dataset(other_ctx, name="Mine")
     with pytest.raises(NotFound):
         service.remove_images(other_ctx, mine.id, [img.id])
+    # Bulk tools on my own dataset never reach another workspace's image, even by id.
+    assert service.bulk_caption(other_ctx, mine.id, "prefix", text="mine", image_ids=[img.id]) == 0
     assert service.list_datasets(other_ctx)[1] == 1 and service.find_dataset(other_ctx, "Secret") is None
     # Nothing changed for the owner.
     assert service.get_image(ctx, img.id).caption is None and service.get_dataset(ctx, ds.id).image_count == 1

@@ -89,3 +89,14 @@ def test_invalid_requests(ctx, other_ctx):
     from backend.generation.images import render_size
 
     assert render_size(1080, 1350) == (1080, 1352)
+
+
+def test_batch_images_are_saved_as_they_finish_and_a_cancel_keeps_them(ctx, demo_sd15, embedded_workers):
+    j = submit_images(ctx, prompt="x", width=64, height=64, steps=60, seed=3, num_images=3)
+    wait_until(lambda: assets.count_assets(ctx, job_id=j.id) >= 1, timeout=120)  # a preview before the batch ends
+    jobs.cancel(ctx, j.id)
+    done = jobs.wait(ctx, j.id, timeout_s=60)
+    assert done.status == "cancelled"
+    kept = assets.list_assets(ctx, job_id=j.id)
+    assert 1 <= len(kept) < 3 and sorted(done.result["asset_ids"]) == sorted(a.id for a in kept)
+    assert sorted(a.params["seed"] for a in kept) == [3 + i for i in range(len(kept))]

@@ -115,3 +115,22 @@ def test_generate_page_offers_the_workspaces_loras(ctx, other_ctx, demo_sd15, em
     done = jobs.wait(ctx, at.session_state["image_job"], timeout_s=120)
     assert done.status == "succeeded", done.error
     assert done.payload["loras"] == [{"id": mine.id, "strength": 0.5}] and done.payload["base_model"] == "demo-sd15"
+
+
+def test_influencer_default_lora_must_be_the_workspaces(ctx, other_ctx, demo_sd15):
+    from backend.influencers import service as influencers
+    from tests.generation.test_pages import btn, page
+
+    lora = record_random_lora(ctx, name="Zoe", trigger_word="zxq")
+    with pytest.raises(NotFound):
+        influencers.create_influencer(other_ctx, name="Thief", default_lora_id=lora.id)
+    inf = influencers.create_influencer(ctx, name="Mia")
+    with pytest.raises(NotFound):
+        influencers.update_influencer(ctx, inf.id, default_lora_id="nope")
+    at = page("pages/influencers.py", ctx)
+    box = next(s for s in at.selectbox if s.label == "Default LoRA")
+    assert box.options == ["(none)", "Zoe (zxq)"]
+    box.select("Zoe (zxq)")
+    btn(at, "Save").click().run()
+    assert not at.exception
+    assert influencers.get_influencer(ctx, inf.id).default_lora_id == lora.id

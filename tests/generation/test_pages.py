@@ -79,7 +79,13 @@ def test_gallery_filters_open_rate_delete(ctx, other_ctx):
     at.select_slider(key=f"view-rate-{a.id}").set_value(4).run()
     assert assets.get_asset(ctx, a.id).rating == 4
     btn(at, "Delete").click().run()
-    assert assets.count_assets(ctx) == 1
+    assert assets.count_assets(ctx) == 2  # deleting asks first
+    btn(at, "Keep it").click().run()
+    assert not [b for b in at.button if b.label == "Yes, delete"]
+    btn(at, "Delete").click().run()
+    btn(at, "Yes, delete").click().run()
+    assert not at.exception
+    assert assets.count_assets(ctx) == 1 and "gallery_open" not in at.session_state
     # another workspace's gallery is empty
     other = page("pages/gallery.py", other_ctx)
     assert any("0 asset(s)" in c.value for c in other.caption)
@@ -107,3 +113,57 @@ def test_webhooks_page_admin_only(ctx):
     from backend.webhooks.service import list_webhooks
 
     assert [w.url for w in list_webhooks(ctx)] == ["https://example.com/hook"]
+
+
+def test_reuse_settings_prefills_the_generate_page(ctx, demo_sd15):
+    from studio.gallery import PREFILL_KEY
+
+    params = {"seed": 77, "steps": 4, "guidance": 3.5, "scheduler": "ddim", "width": 64, "height": 96,
+              "base_model": "demo-sd15", "loras": []}
+    at = AppTest.from_file(str(ROOT / "pages/generate.py"), default_timeout=TIMEOUT)
+    at.session_state["studio_ctx"] = ctx
+    at.session_state[PREFILL_KEY] = {**params, "prompt": "reused prompt", "negative_prompt": "blurry"}
+    at.run()
+    assert not at.exception
+    assert at.text_area(key="img-prompt").value == "reused prompt"
+    assert at.text_area(key="img-negative").value == "blurry"
+    assert at.selectbox(key="img-size").value == "custom"  # 64x96 is no preset
+    assert (at.number_input(key="img-w").value, at.number_input(key="img-h").value) == (64, 96)
+    assert at.number_input(key="img-steps").value == 4 and at.selectbox(key="img-sched").value == "ddim"
+    assert at.text_input(key="img-seed").value == "77" and at.selectbox(key="img-bm").value == "demo-sd15"
+    # A preset size selects its preset.
+    at2 = AppTest.from_file(str(ROOT / "pages/generate.py"), default_timeout=TIMEOUT)
+    at2.session_state["studio_ctx"] = ctx
+    at2.session_state[PREFILL_KEY] = {**params, "width": 1080, "height": 1920, "prompt": "p"}
+    at2.run()
+    assert at2.selectbox(key="img-size").value.startswith("story / reel")
+
+
+def test_generate_page_refuses_a_bad_seed_with_a_reason(ctx, demo_sd15):
+    at = page("pages/generate.py", ctx)
+    at.text_area(key="img-prompt").input("portrait")
+    at.text_input(key="img-seed").input("lucky")
+    btn(at, "Generate").click().run()
+    assert not at.exception
+    assert "image_job" not in at.session_state
+    assert any("Invalid image request" in e.value for e in at.error)
+    assert any("seed" in c.value and "integer" in c.value for c in at.caption)
+    assert jobs.list_jobs(ctx)[1] == 0
+
+
+def test_gallery_lora_filter_shows_lora_names(ctx, demo_sd15):
+    from tests.generation.loras import record_random_lora
+
+    lora = record_random_lora(ctx, name="Zoe", trigger_word="zxq")
+    assets.create_asset_from_bytes(ctx, kind="image", data=png("red"), filename="a.png", mime="image/png", width=32,
+                                   height=32, params={"seed": 1, "loras": [{"id": lora.id, "name": "Zoe", "strength": 0.7}]},
+                                   prompt="zxq at the beach")
+    assets.create_asset_from_bytes(ctx, kind="image", data=png("blue"), filename="b.png", mime="image/png", width=32,
+                                   height=32, params={"seed": 2}, prompt="no lora")
+    at = page("pages/gallery.py", ctx)
+    box = at.selectbox(key="g-lora")
+    assert box.options == ["(any)", "Zoe (zxq)"]
+    box.select(lora.id).run()
+    assert any("1 asset(s)" in c.value for c in at.caption)
+    btn(at, "Open").click().run()
+    assert any("Zoe × 0.7" in str(df.value) for df in at.dataframe)

@@ -116,3 +116,12 @@ def test_workspace_time_zone(ctx: Ctx) -> None:
         accounts.update_tenant(ctx, timezone="Mars/Olympus")
     with pytest.raises(InvalidInput, match="slug"):
         accounts.get_or_create_tenant(slug="../Bad Slug")
+
+
+def test_bcrypt_cost_comes_from_settings(studio_env) -> None:  # type: ignore[no-untyped-def]
+    from backend.settings import Settings
+
+    assert Settings.model_fields["bcrypt_rounds"].default == 12  # production default
+    studio_env(bcrypt_rounds="5")
+    h = accounts.hash_password("password123")
+    assert h.startswith("$2b$05$") and accounts.check_password("password123", h)

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from backend.basemodels.detect import Arch
-from backend.basemodels.service import DEMO_LABEL, DEMO_NAMES, BaseModel, demo_dir, get_model
+from backend.basemodels.detect import Arch, UnsupportedModel, folder_signature, single_file_signature
+from backend.basemodels.service import DEMO_LABEL, DEMO_NAMES, BaseModel, demo_dir, get_model, list_models
 from backend.errors import InvalidInput
 
 DEMO_SEED = 1234
@@ -230,11 +230,39 @@ def pipeline_class(arch: Arch) -> Any:
     return StableDiffusionXLPipeline if arch == "sdxl" else StableDiffusionPipeline
 
 
+def single_file_config(model: BaseModel) -> Path | None:
+    """A local diffusers folder whose configs and tokenizer fit the single-file checkpoint ``model``.
+
+    ``from_single_file`` needs the diffusers configs (and the tokenizer) of the checkpoint's
+    architecture; without network they come from a diffusers folder of the same architecture under
+    STUDIO_MODELS_DIR whose sizes match the checkpoint's (read from the header), or from the
+    matching demo build (a tiny checkpoint). None: nothing local fits (the HF cache is the last resort).
+    """
+    try:
+        wanted = single_file_signature(model.path)
+    except (UnsupportedModel, OSError):
+        return None
+    if wanted.get("unet_channels") is None:
+        return None
+
+    def fits(folder: Path) -> bool:
+        have = folder_signature(folder)
+        return bool(have) and all(have.get(k) == v for k, v in wanted.items() if v is not None)
+
+    for other in list_models():
+        if other.kind == "diffusers" and other.architecture == model.architecture and fits(other.path):
+            return other.path
+    demo = next(name for name, arch in DEMO_NAMES.items() if arch == model.architecture)
+    demo_path = ensure_demo(DEMO_NAMES[demo])
+    return demo_path if fits(demo_path) else None
+
+
 def load_pipeline(base_model_name: str, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Any:
     """The diffusers pipeline of the base model ``base_model_name``, on ``device`` in ``dtype``.
 
-    Never downloads: diffusers folders load with ``local_files_only``; single-file checkpoints
-    need their configs in the local Hugging Face cache (or fail with a readable reason).
+    Never downloads: diffusers folders load with ``local_files_only``; single-file checkpoints take
+    their configs and tokenizer from a matching local diffusers folder (``single_file_config``), else
+    from the local Hugging Face cache, else fail with a readable reason.
     Attention uses PyTorch SDPA (diffusers' default AttnProcessor2_0).
     """
     model = get_model(base_model_name)
@@ -243,18 +271,25 @@ def load_pipeline(base_model_name: str, *, device: str | torch.device = "cpu", d
     extra: dict[str, Any] = {}
     if model.architecture == "sd15":
         extra = {"safety_checker": None, "requires_safety_checker": False}
+    config = None
     try:
         if model.kind == "single_file":
-            pipe = cls.from_single_file(str(path), dtype=dtype, local_files_only=True, **extra)
+            config = single_file_config(model)
+            if config is not None:
+                extra["config"] = str(config)
+            pipe = cls.from_single_file(str(path), torch_dtype=dtype, local_files_only=True, **extra)
         else:
             pipe = cls.from_pretrained(str(path), dtype=dtype, local_files_only=True, **extra)
-    except (OSError, ValueError, EnvironmentError) as err:
-        raise InvalidInput(
-            f"base model {base_model_name} could not be loaded",
-            [f"{type(err).__name__}: {str(err)[:300]}",
-             "single-file checkpoints need their diffusers configs locally; use a diffusers folder instead"
-             if model.kind == "single_file" else "check that the folder is a complete diffusers pipeline"],
-        ) from None
+    except Exception as err:  # noqa: BLE001 - any loading failure becomes a readable refusal
+        if model.kind != "single_file":
+            advice = "check that the folder is a complete diffusers pipeline"
+        elif config is None:
+            advice = (f"no local configs fit this {model.architecture.upper()} checkpoint: put a diffusers folder of "
+                      "the same architecture (its configs and tokenizer) in STUDIO_MODELS_DIR")
+        else:
+            advice = f"the checkpoint does not match the configs of {config.name}"
+        raise InvalidInput(f"base model {base_model_name} could not be loaded",
+                           [f"{type(err).__name__}: {str(err)[:300]}", advice]) from None
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe

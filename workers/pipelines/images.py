@@ -10,10 +10,10 @@ from typing import Any
 import torch
 
 from backend.generation.images import (
-    CancelFn, LoraFile, ProgressFn, RenderedImage, RenderJob, asset_params, centre_crop, png_with_metadata,
+    CancelFn, ImageFn, LoraFile, ProgressFn, RenderedImage, RenderJob, asset_params, centre_crop, png_with_metadata,
     render_size,
 )
-from backend.generation.service import asset_bytes, create_asset_from_bytes
+from backend.generation.service import asset_bytes, create_asset_from_bytes, delete_asset, list_assets
 from backend.jobs.errors import JobCancelled, PermanentError
 from backend.settings import get_settings
 from workers.context import JobContext
@@ -89,7 +89,8 @@ class BuiltinBackend:
         pipe.scheduler = getattr(diffusers, cls_name).from_config(config, **extra)
 
     # -- rendering ----------------------------------------------------------------------------
-    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn) -> list[RenderedImage]:
+    def render(self, job: RenderJob, *, progress: ProgressFn, cancelled: CancelFn,
+               on_image: ImageFn | None = None) -> list[RenderedImage]:
         with BuiltinBackend._lock:
             pipe = self.pipeline(job.base_model)
             self._set_scheduler(pipe, job.scheduler)
@@ -101,12 +102,13 @@ class BuiltinBackend:
                     names.append(adapter)
                 if names:
                     pipe.set_adapters(names, adapter_weights=[lo.strength for lo in job.loras])
-                return self._run(pipe, job, progress, cancelled)
+                return self._run(pipe, job, progress, cancelled, on_image)
             finally:
                 if names:
                     pipe.unload_lora_weights()
 
-    def _run(self, pipe: Any, job: RenderJob, progress: ProgressFn, cancelled: CancelFn) -> list[RenderedImage]:
+    def _run(self, pipe: Any, job: RenderJob, progress: ProgressFn, cancelled: CancelFn,
+             on_image: ImageFn | None) -> list[RenderedImage]:
         rw, rh = render_size(job.width, job.height)
         out: list[RenderedImage] = []
         device_gen = "cpu" if self.device == "mps" else self.device
@@ -140,6 +142,8 @@ class BuiltinBackend:
             image.save(buf, format="PNG")
             out.append(RenderedImage(png=centre_crop(buf.getvalue(), job.width, job.height), seed=seed,
                                      width=job.width, height=job.height))
+            if on_image:
+                on_image(out[-1])
         return out
 
 
@@ -185,8 +189,9 @@ def generate(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.0, stage="loading", message=f"{backend_name}: {ctx.payload['base_model']}", force=True)
     job = render_job_from_payload(ctx)
     backend = backend_for(backend_name)
+    for stale in list_assets(ctx.ctx, job_id=ctx.job_id, limit=100):  # a previous attempt's partial batch
+        delete_asset(ctx.ctx, stale.id)
     asset_ids: list[str] = []
-    previews: list[str] = []
 
     def progress(fraction: float, message: str) -> None:
         ctx.progress(min(0.99, fraction), stage="generating", message=message,
@@ -195,22 +200,24 @@ def generate(ctx: JobContext) -> dict[str, Any]:
     def cancelled() -> bool:
         return ctx.cancel_requested
 
+    def save(img: RenderedImage) -> None:
+        # Each image becomes an asset as soon as it exists: the page previews it while the batch
+        # goes on, and a cancelled batch keeps the images it finished.
+        index = len(asset_ids)
+        params = asset_params(job, img, backend=backend_name, index=index)
+        asset = create_asset_from_bytes(
+            ctx.ctx, kind="image", data=png_with_metadata(img.png, params), filename=f"{img.seed}.png", mime="image/png",
+            width=img.width, height=img.height, params=params, prompt=job.prompt, negative_prompt=job.negative_prompt,
+            influencer_id=ctx.payload.get("influencer_id"), job_id=ctx.job_id, source_asset_id=ctx.payload.get("init_asset_id"),
+        )
+        asset_ids.append(asset.id)
+
     try:
-        images = backend.render(job, progress=progress, cancelled=cancelled)
+        images = backend.render(job, progress=progress, cancelled=cancelled, on_image=save)
     except JobCancelled as err:
         raise JobCancelled(str(err), result={"asset_ids": asset_ids}) from None
     if not images:
         raise PermanentError(f"the {backend_name} backend returned no image")
-    for index, img in enumerate(images):
-        params = asset_params(job, img, backend=backend_name, index=index)
-        data = png_with_metadata(img.png, params)
-        asset = create_asset_from_bytes(
-            ctx.ctx, kind="image", data=data, filename=f"{img.seed}.png", mime="image/png", width=img.width,
-            height=img.height, params=params, prompt=job.prompt, negative_prompt=job.negative_prompt,
-            influencer_id=ctx.payload.get("influencer_id"), job_id=ctx.job_id, source_asset_id=ctx.payload.get("init_asset_id"),
-        )
-        asset_ids.append(asset.id)
-        previews.append(asset.id)
     ctx.progress(1.0, stage="done", metrics={"images_done": len(asset_ids), "images": job.num_images}, force=True)
     return {"asset_ids": asset_ids, "seeds": [i.seed for i in images], "seed": job.seed, "backend": backend_name,
             "base_model": job.base_model, "width": job.width, "height": job.height}
