@@ -148,11 +148,8 @@ def estimate(model: BaseModel, params: TrainingParams, image_repeats: int) -> Es
 def _dataset_checks(ctx: Ctx, dataset_id: str, reasons: list[str]) -> tuple[Any, int]:
     from backend.datasets import service as datasets
 
-    try:
-        ds = datasets.get_dataset(ctx, dataset_id)
-    except NotFound:
-        reasons.append(f"dataset {dataset_id} not found")
-        return None, 0
+    # Another workspace's dataset must answer "not found" like any other object, not a refusal.
+    ds = datasets.get_dataset(ctx, dataset_id)
     items = datasets.training_items(ctx, dataset_id)
     if not items:
         reasons.append(f"dataset {ds.name!r} has no images: upload photos first")

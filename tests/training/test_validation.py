@@ -42,7 +42,8 @@ def test_missing_base_model_empty_dataset_and_other_tenant(ctx, other_ctx, studi
     assert any("base model 'no-such-model' not found" in r for r in reasons)
     assert any("has no images" in r for r in reasons)
     theirs = datasets.create_dataset(other_ctx, name="Theirs")
-    assert any(f"dataset {theirs.id} not found" in r for r in _refused(ctx, dataset_id=theirs.id, base_model="demo-sd15"))
+    with pytest.raises(NotFound):  # another workspace's dataset is "not found", never a refusal
+        training.submit(ctx, dataset_id=theirs.id, base_model="demo-sd15", params=quick())
     assert any("unknown preset" in r or "not one of" in r
                for r in _refused(ctx, dataset_id=empty.id, base_model="demo-sd15", preset="turbo"))
     assert any("optimizer prodigy" in r for r in _refused(ctx, dataset_id=empty.id, base_model="demo-sd15",
