@@ -78,6 +78,7 @@ def profile_normalise(blobs: list[bytes]) -> None:
     from backend.datasets.images import Limits, normalise
 
     limits = Limits.from_settings()
+    normalise(blobs[0], limits)  # first call imports scipy (phash): not per-image work
     prof = cProfile.Profile()
     prof.enable()
     for data in blobs:

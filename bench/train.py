@@ -4,7 +4,7 @@ CPU (default): the trainer's step (requests, loss, backward, optimizer, LR sched
 report) against a bare forward + backward + optimizer loop of the same UNet + LoRA on the same
 cached inputs, measured in the same run. Goal: ratio <= 1.10.
 
-    .venv/bin/python bench/train.py [--arch sd15|sdxl] [--steps 40]
+    .venv/bin/python bench/train.py [--arch sd15|sdxl] [--steps 20] [--rounds 7]
 
 GPU: s/it, peak memory, and achieved TFLOP/s (FLOPs counted with torch.utils.flop_counter) of a
 bf16 LoRA step of the full-size architecture (random weights) at 1024 px, batch 1 and 4.
@@ -97,19 +97,33 @@ def _trainer_loop(trainer, steps: int) -> float:  # type: ignore[no-untyped-def]
 
 def cpu(arch: str, steps: int, rounds: int) -> None:
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         trainer, jobs, ctx, job_id = _studio(Path(tmp), arch, steps * (rounds + 1))
         _trainer_loop(trainer, 3)
         _bare_loop(trainer, 3)  # warm-up both
-        t_trainer, t_bare = [], []
-        for _ in range(rounds):  # interleaved, so drifting machine load hits both alike
-            t_trainer.append(_trainer_loop(trainer, steps))
-            t_bare.append(_bare_loop(trainer, steps))
+        t_trainer, t_bare, ratios = [], [], []
+        for r in range(rounds):
+            # A/B then B/A: each round pairs the two measurements taken back to back, in alternating
+            # order, so a load change on a shared machine hits both sides of a pair alike.
+            if r % 2 == 0:
+                tr, ba = _trainer_loop(trainer, steps), _bare_loop(trainer, steps)
+            else:
+                ba, tr = _bare_loop(trainer, steps), _trainer_loop(trainer, steps)
+            t_trainer.append(tr)
+            t_bare.append(ba)
+            ratios.append(tr / ba)
         trainer.job.close()
-        tr, ba = statistics.median(t_trainer), statistics.median(t_bare)
-        print(f"arch {arch} (demo, 128 px, batch 2, rank 8), {rounds} rounds x {steps} steps, {torch.get_num_threads()} threads")
-        print(f"trainer step: {tr * 1000:.1f} ms   bare loop step: {ba * 1000:.1f} ms")
-        print(f"ratio trainer/bare: {tr / ba:.3f}  (goal <= 1.10)")
+    load_after = os.getloadavg()
+    tr, ba = statistics.median(t_trainer), statistics.median(t_bare)
+    print(f"arch {arch} (demo, 128 px, batch 2, rank 8), {rounds} rounds x {steps} steps, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs")
+    print(f"load average (1/5/15 min): before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in load_after)}")
+    print("per-round ratios trainer/bare: " + " ".join(f"{x:.3f}" for x in ratios))
+    print(f"median step: trainer {tr * 1000:.1f} ms, bare loop {ba * 1000:.1f} ms")
+    print(f"median of the per-round ratios: {statistics.median(ratios):.3f}  (goal <= 1.10; "
+          f"spread {min(ratios):.3f}-{max(ratios):.3f})")
 
 
 # -- GPU: full-size architecture ------------------------------------------------------------------
@@ -184,7 +198,7 @@ def main() -> None:
     ap.add_argument("--arch", choices=["sd15", "sdxl"], default="sd15")
     ap.add_argument("--full-size", action="store_true", help="GPU: the real architecture's size (random weights)")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--peak-tflops", type=float, default=None)
     args = ap.parse_args()
     if args.device.startswith("cuda"):

@@ -80,7 +80,7 @@ def asset_view(ctx: Ctx, a: AssetOut, *, key: str = "view") -> None:
                     st.rerun()
 
 
-AUTO_BASE_MODEL = "automatic (the first LoRA's base model, else the default)"
+AUTO_BASE_MODEL = "automatic"
 
 
 def _size_choice(prefill: dict[str, Any]) -> str:
@@ -114,7 +114,7 @@ def image_settings(prefill: dict[str, Any], *, loras: list[Any], base_models: li
         bm_options = [AUTO_BASE_MODEL, *base_models]
         bm = prefill.get("base_model")
         base_model = st.selectbox("Base model", bm_options, index=bm_options.index(bm) if bm in bm_options else 0,
-                                  key=f"{key}-bm")
+                                  key=f"{key}-bm", help="automatic: the first LoRA's base model, else the studio's default")
     lora_labels = {lo.label: lo.id for lo in loras}
     if not loras:
         st.caption("No LoRAs in this workspace yet: train one on the Train page to generate your character.")

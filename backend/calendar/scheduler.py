@@ -48,6 +48,31 @@ def claim(target_id: str, *, now: datetime) -> bool:
         return res.rowcount == 1
 
 
+def claim_due(*, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+    """Take up to ``limit`` due targets in one transaction: (target id, tenant id, post id) of each won.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent schedulers take disjoint
+    batches instead of queueing behind each other; the conditional UPDATE is what guarantees that
+    each target is taken once (SQLite has no row locks and serialises writers anyway).
+    """
+    with session_scope() as s:
+        ids = list(s.scalars(
+            select(PostTarget.id).where(PostTarget.status == "scheduled", PostTarget.due_at <= now)
+            .order_by(PostTarget.due_at, PostTarget.id).limit(limit).with_for_update(skip_locked=True)
+        ))
+        if not ids:
+            return []
+        res = s.execute(
+            update(PostTarget)
+            .where(PostTarget.id.in_(ids), PostTarget.status == "scheduled", PostTarget.due_at <= now)
+            .values(status="publishing", claimed_at=now, job_id=None, updated_at=now)
+            .returning(PostTarget.id, PostTarget.tenant_id, PostTarget.post_id)
+            .execution_options(synchronize_session=False)
+        )
+        won = {row[0]: (row[0], row[1], row[2]) for row in res}
+    return [won[i] for i in ids if i in won]  # due order
+
+
 def _send(target_id: str, tenant_id: str, post_id: str) -> str:
     from backend.jobs import service as jobs
 
@@ -94,22 +119,21 @@ def recover_orphans(*, now: datetime) -> list[str]:
     return recovered
 
 
-def run_once(*, now: datetime | None = None, limit: int = 500) -> PassReport:
+def run_once(*, now: datetime | None = None, limit: int = 500, batch: int = 50) -> PassReport:
     """One scheduler pass: fail missed posts, claim due ones and send their publish jobs."""
     now = now or utcnow()
     report = PassReport()
     report.missed = fail_missed(now=now, window_s=get_settings().publish_missed_window_s)
     report.recovered = recover_orphans(now=now)
-    with session_scope() as s:
-        due = list(s.execute(
-            select(PostTarget.id, PostTarget.tenant_id, PostTarget.post_id)
-            .where(PostTarget.status == "scheduled", PostTarget.due_at <= now)
-            .order_by(PostTarget.due_at, PostTarget.id).limit(limit)
-        ))
-    for target_id, tenant_id, post_id in due:
-        if claim(target_id, now=now):
+    while len(report.claimed) < limit:
+        # Small batches: each publish job goes out soon after its claim, and a scheduler killed
+        # mid-pass leaves few claims for recover_orphans.
+        won = claim_due(now=now, limit=min(batch, limit - len(report.claimed)))
+        for target_id, tenant_id, post_id in won:
             _send(target_id, tenant_id, post_id)
             report.claimed.append(target_id)
+        if not won:
+            break
     try:
         from backend.calendar.plans import run_plans
 

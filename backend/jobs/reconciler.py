@@ -77,11 +77,12 @@ def reconcile(*, resend_all: bool = False, queues: set[str] | None = None) -> Re
         if live:
             report.still_queued = sum(1 for job_id, *_, sent in due if sent is not None and job_id in live)
             due = [row for row in due if row[3] is None or row[0] not in live]
-    for job_id, job_type, queue, _sent in due:
-        if job_queue.send(job_id=job_id, job_type=job_type, queue=queue):
-            with session_scope() as s:
-                s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(sent_at=utcnow()))
-            report.resent += 1
+    sent = [job_id for job_id, job_type, queue, _sent in due if job_queue.send(job_id=job_id, job_type=job_type, queue=queue)]
+    if sent:  # one statement for the whole batch, not one transaction per job
+        with session_scope() as s:
+            s.execute(update(Job).where(Job.id.in_(sent), Job.status == "queued").values(sent_at=utcnow())
+                      .execution_options(synchronize_session=False))
+        report.resent = len(sent)
     if report.resent or report.recovered or report.gave_up:
         log.info("reconciler: %s", report)
     return report

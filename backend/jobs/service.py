@@ -6,10 +6,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from backend.context import Ctx
-from backend.db import session_scope, utcnow
+from backend.db import new_id, session_scope, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.jobs import queue as job_queue
 from backend.jobs.models import STATUSES, TERMINAL, Job, JobEvent, JobEventOut, JobOut
@@ -25,6 +25,15 @@ def _out(job: Job) -> JobOut:
 def add_event(s, job: Job, kind: str, message: str, *, level: str = "info", detail: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """Record an event of ``job`` in the open session ``s``."""
     s.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, kind=kind, level=level, message=message[:4000], detail=detail))
+
+
+def insert_event(  # type: ignore[no-untyped-def]
+    s, *, job_id: str, tenant_id: str, kind: str, message: str, level: str = "info", detail: str | None = None
+) -> None:
+    """Record an event in the open session ``s`` with one INSERT now (no ORM object, no loaded job needed)."""
+    s.execute(insert(JobEvent.__table__).values(
+        id=new_id(), job_id=job_id, tenant_id=tenant_id, at=utcnow(), kind=kind, level=level, message=message[:4000], detail=detail,
+    ))
 
 
 def submit(ctx: Ctx, job_type: str, payload: dict[str, Any], *, subject_id: str | None = None) -> JobOut:

@@ -37,9 +37,10 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     page.get_by_role("button", name="Generate", exact=True).click()
     # The demo model is built on first use, then the job runs on the server's in-process gpu worker.
     wait_for_text(page, "Saved to the Gallery", timeout_ms=90_000)
-    preview = page.locator("[data-testid='stImage'] img")
-    assert preview.count() == 1
     wait_for_text(page, "seed 42")
+    wait_idle(page)
+    preview = page.get_by_test_id("stMain").locator("[data-testid='stImage'] img")
+    assert preview.count() == 1
     preview.first.scroll_into_view_if_needed()  # the page scrolls inside its own container
     screenshot(page, "generation_generate")
 
@@ -51,7 +52,7 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     wait_for_text(page, PROMPT)
     page.get_by_test_id("stMain").get_by_role("button", name="Open", exact=True).click()
     wait_for_text(page, "Reuse these settings")
-    page.get_by_role("button", name="Download").wait_for()
+    page.get_by_test_id("stMain").get_by_role("button", name="Download", exact=True).wait_for()
     screenshot(page, "generation_gallery")
 
     listed = json.loads(studio_server.backend("jobs", "list", "--tenant", "acme-studio", "--type", "generation.image",
