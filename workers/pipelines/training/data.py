@@ -16,12 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from backend.datasets.buckets import bucket_for
-
-
-def min_bucket_side(resolution: int) -> int:
-    """kohya's 256 px minimum, scaled down for the tiny demo resolutions."""
-    return max(64, min(256, (resolution // 2) // 64 * 64))
+from backend.datasets.buckets import bucket_for, min_bucket_side
 
 
 @dataclass
