@@ -71,3 +71,23 @@ def test_run_view_and_loras_page_after_training(page_app, ctx, demo_models, embe
     assert "Download .safetensors" in [b.label for b in at.get("download_button")]
     _button(at, "Delete").click().run()
     assert training.list_loras(ctx) == []
+
+
+def test_run_controls_of_a_running_and_a_stopped_run(page_app, ctx, demo_models, studio_env, make_dataset, embedded_workers):
+    from backend.jobs import lifecycle
+
+    ds = make_dataset(ctx, n=1)
+    embedded_workers.stop()  # this test plays the worker: the run is claimed and stays running
+    job = training.submit(ctx, dataset_id=ds.id, base_model="demo-sd15", params={"max_steps": 3, "resolution": 64})
+    assert lifecycle.claim(job.id, worker="test") is not None
+    at = page_app("pages/train.py", ctx)
+    assert not at.exception, at.exception
+    labels = {b.label for b in at.button}
+    assert {"Stop (keep checkpoint)", "Cancel", "Save now", "Sample now"} <= labels and "Resume" not in labels
+    _button(at, "Save now").click().run()
+    _button(at, "Sample now").click().run()
+    assert jobs.get(ctx, job.id).requests == ["save_now", "sample_now"]
+    _button(at, "Stop (keep checkpoint)").click().run()
+    assert jobs.get(ctx, job.id).stop_requested
+    lifecycle.finish_cancelled(job.id, "stopped at step 1 of 3", result={"resumable": True, "step": 1}) \
+        if hasattr(lifecycle, "finish_cancelled") else training.cancel(ctx, job.id)
