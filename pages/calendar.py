@@ -16,6 +16,7 @@ from studio.calendar_view import (
     edit_panel,
     import_export,
     legend,
+    plans_editor,
     slots_editor,
 )
 
@@ -47,6 +48,11 @@ with right:
 with st.expander("Posting slots"):
     if influencer_id:
         slots_editor(ctx, influencer_id)
+    else:
+        st.caption("Choose an influencer above.")
+with st.expander("Recurring plans (automation)"):
+    if influencer_id:
+        plans_editor(ctx, influencer_id)
     else:
         st.caption("Choose an influencer above.")
 with st.expander("Publishing accounts"):

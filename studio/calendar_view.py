@@ -235,6 +235,40 @@ def slots_editor(ctx: Ctx, influencer_id: str) -> None:
     st.caption(f"Next free slot: {free.astimezone(tz):%a %Y-%m-%d %H:%M}" if free else "No free slot in the next 60 days")
 
 
+def plans_editor(ctx: Ctx, influencer_id: str) -> None:
+    """Recurring plans of one influencer: list, pause/resume, and a form for a new one."""
+    from backend.calendar import plans
+    from backend.generation.images import SIZE_PRESETS
+
+    for plan in plans.list_plans(ctx, influencer_id=influencer_id):
+        days = ", ".join(slots.WEEKDAYS[d] for d in plan.weekdays)
+        topics = ", ".join(plan.topics) or "LLM suggests"
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"**{plan.name or 'Plan'}** · {days} at {', '.join(plan.times)} · topics: {topics} · "
+                   f"{plan.lookahead_days} day(s) ahead · {'active' if plan.active else 'paused'}")
+        if ctx.can_edit and c2.button("Pause" if plan.active else "Resume", key=f"plan-toggle-{plan.id}"):
+            attempt(lambda plan=plan: plans.set_plan_active(ctx, plan.id, not plan.active), success="Plan updated")
+            st.rerun()
+    if not ctx.can_edit:
+        return
+    key = f"plan-{influencer_id}"
+    name = st.text_input("Plan name", key=f"{key}-name")
+    days = st.multiselect("Days", list(range(7)), default=[0, 2, 4], format_func=lambda d: slots.WEEKDAYS[d], key=f"{key}-days")
+    times = st.text_input("Times (HH:MM, comma separated)", value="09:00", key=f"{key}-times")
+    topics = st.text_area("Topics, one per line (empty: the LLM suggests)", key=f"{key}-topics")
+    size = st.selectbox("Image size", list(SIZE_PRESETS), key=f"{key}-size")
+    lookahead = st.number_input("Generate days ahead", min_value=1, max_value=30, value=3, key=f"{key}-ahead")
+    targets = _targets_input(ctx, influencer_id, key)
+    if st.button("Create plan", key=f"{key}-create"):
+        width, height = SIZE_PRESETS[size]
+        created = attempt(lambda: plans.create_plan(
+            ctx, influencer_id=influencer_id, name=name, weekdays=days, targets=targets, lookahead_days=int(lookahead),
+            times=[t.strip() for t in times.split(",") if t.strip()], topics=topics.splitlines(),
+            image_options={"width": width, "height": height}), success="Plan created: posts appear as they are generated")
+        if created is not None:
+            st.rerun()  # list it above
+
+
 def accounts_editor(ctx: Ctx, influencers: list[InfluencerOut]) -> None:
     """Publishing accounts (admins): tokens and secrets are stored encrypted."""
     for a in accounts.list_accounts(ctx):

@@ -106,7 +106,7 @@ def heartbeat(job_id: str, *, attempt: int | None = None) -> tuple[bool, bool, l
     A job that is no longer running as ``attempt`` answers "cancel": that attempt must stop.
     """
     with session_scope() as s:
-        job = s.get(Job, job_id)
+        job = s.get(Job, job_id, with_for_update=True)  # locked: a request added meanwhile is not cleared unseen
         if job is None or job.status != "running" or (attempt is not None and job.attempts != attempt):
             return (True, False, [])
         job.heartbeat_at = utcnow()

@@ -12,6 +12,7 @@ from backend.context import Ctx
 from backend.db import new_id, session_scope, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.jobs import queue as job_queue
+from backend.jobs.hooks import emit_finished
 from backend.jobs.models import STATUSES, TERMINAL, Job, JobEvent, JobEventOut, JobOut
 from backend.jobs.specs import spec_for
 
@@ -66,8 +67,10 @@ def submit(ctx: Ctx, job_type: str, payload: dict[str, Any], *, subject_id: str 
     return out
 
 
-def _own(s, ctx: Ctx, job_id: str) -> Job:  # type: ignore[no-untyped-def]
-    job = s.get(Job, job_id)
+def _own(s, ctx: Ctx, job_id: str, *, lock: bool = False) -> Job:  # type: ignore[no-untyped-def]
+    # lock: a change of state holds the row until commit, so a worker's claim cannot slip in
+    # between reading "queued" and writing "cancelled" (SQLite serialises writers anyway).
+    job = s.get(Job, job_id, with_for_update=lock)
     if job is None or job.tenant_id != ctx.tenant_id:
         raise NotFound("job", job_id)
     return job
@@ -134,35 +137,48 @@ def events(ctx: Ctx, job_id: str, *, limit: int = 500) -> list[JobEventOut]:
 def cancel(ctx: Ctx, job_id: str) -> JobOut:
     """Cancel: a queued job ends at once, a running one is asked to stop between steps."""
     ctx.require("editor")
+    ended: JobOut | None = None
     with session_scope() as s:
-        job = _own(s, ctx, job_id)
+        job = _own(s, ctx, job_id, lock=True)
         if job.status in TERMINAL:
             raise Conflict(f"job is already {job.status}")
         if job.status == "queued":
             job.status = "cancelled"
             job.finished_at = utcnow()
             add_event(s, job, "status", "cancelled before it started")
+            s.flush()
+            ended = _out(job)
         else:
             job.cancel_requested = True
             add_event(s, job, "log", f"cancel requested by {ctx.username or 'user'}")
+    if ended is not None:
+        emit_finished(ended)  # ended here, not by a worker: the job-finished hooks still hear of it
     return get(ctx, job_id)
 
 
 def request_stop(ctx: Ctx, job_id: str) -> JobOut:
     """Ask a running job to stop keeping its work (training keeps its checkpoint; resumable)."""
     ctx.require("editor")
+    ended: JobOut | None = None
     with session_scope() as s:
-        job = _own(s, ctx, job_id)
-        if job.status != "running":
-            if job.status == "queued":
-                job.status = "cancelled"
-                job.finished_at = utcnow()
-                add_event(s, job, "status", "stopped before it started")
-                return _out(job)
+        job = _own(s, ctx, job_id, lock=True)
+        if job.status == "queued":
+            job.status = "cancelled"
+            job.finished_at = utcnow()
+            add_event(s, job, "status", "stopped before it started")
+            s.flush()
+            ended = _out(job)
+        elif job.status != "running":
             raise Conflict(f"job is {job.status}, not running")
-        job.stop_requested = True
-        add_event(s, job, "log", "stop requested")
-        return _out(job)
+        else:
+            job.stop_requested = True
+            add_event(s, job, "log", "stop requested")
+            s.flush()
+            out = _out(job)
+    if ended is not None:
+        emit_finished(ended)
+        return ended
+    return out
 
 
 def request(ctx: Ctx, job_id: str, what: str) -> JobOut:
@@ -171,7 +187,7 @@ def request(ctx: Ctx, job_id: str, what: str) -> JobOut:
     if what not in REQUESTS:
         raise InvalidInput("unknown request", [what])
     with session_scope() as s:
-        job = _own(s, ctx, job_id)
+        job = _own(s, ctx, job_id, lock=True)
         if job.status != "running":
             raise Conflict(f"job is {job.status}, not running")
         job.requests = [*job.requests, what]
@@ -183,7 +199,7 @@ def retry(ctx: Ctx, job_id: str, *, payload_update: dict[str, Any] | None = None
     """Queue a failed or cancelled job again, with fresh attempts (its checkpoints are kept)."""
     ctx.require("editor")
     with session_scope() as s:
-        job = _own(s, ctx, job_id)
+        job = _own(s, ctx, job_id, lock=True)
         if job.status not in ("failed", "cancelled"):
             raise Conflict(f"only failed or cancelled jobs can be retried; this one is {job.status}")
         job.status = "queued"

@@ -86,8 +86,14 @@ def test_run_controls_of_a_running_and_a_stopped_run(page_app, ctx, demo_models,
     assert {"Stop (keep checkpoint)", "Cancel", "Save now", "Sample now"} <= labels and "Resume" not in labels
     _button(at, "Save now").click().run()
     _button(at, "Sample now").click().run()
-    assert jobs.get(ctx, job.id).requests == ["save_now", "sample_now"]
+    asked = [e.message for e in jobs.events(ctx, job.id) if e.message.endswith(" requested")]
+    assert asked == ["save_now requested", "sample_now requested"]
     _button(at, "Stop (keep checkpoint)").click().run()
     assert jobs.get(ctx, job.id).stop_requested
-    lifecycle.finish_cancelled(job.id, "stopped at step 1 of 3", result={"resumable": True, "step": 1}) \
-        if hasattr(lifecycle, "finish_cancelled") else training.cancel(ctx, job.id)
+    # The trainer answers a stop with a cancelled, resumable job: the page then offers Resume only.
+    lifecycle.cancelled(job.id, "stopped at step 1 of 3", result={"resumable": True, "step": 1})
+    at.run()
+    labels = {b.label for b in at.button}
+    assert "Resume" in labels and not labels & {"Stop (keep checkpoint)", "Save now", "Sample now"}
+    _button(at, "Resume").click().run()
+    assert jobs.get(ctx, job.id).status == "queued"

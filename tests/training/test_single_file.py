@@ -36,6 +36,8 @@ def test_single_file_checkpoint_loads_with_local_configs_and_trains(ctx, demo_mo
         assert set(ours) == set(theirs)
         assert all(torch.equal(ours[k], theirs[k].reshape(ours[k].shape)) for k in ours), name
     assert torch.equal(_image(pipe), _image(demo))
+    # Attention runs on PyTorch SDPA (diffusers' AttnProcessor2_0), for the trainer and generation alike.
+    assert {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {"AttnProcessor2_0"}
 
     ds = make_dataset(ctx, n=2)
     job = training.submit(ctx, dataset_id=ds.id, base_model="my-sd15", preset="demo-quick",

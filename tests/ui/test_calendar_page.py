@@ -80,3 +80,23 @@ def test_viewer_sees_the_calendar_but_no_editing(page_app, ctx):
     at = page_app("pages/calendar.py", viewer)
     assert not at.exception
     assert not any(b.label == "New post" for b in at.button)
+
+
+def test_a_recurring_plan_is_created_and_paused_from_the_page(page_app, ctx):
+    from backend.calendar.plans import list_plans
+
+    inf, acc = _setup(ctx)
+    at = page_app("pages/calendar.py", ctx)
+    at.selectbox(key="cal-influencer").select(inf.id).run()
+    assert not at.exception
+    key = f"plan-{inf.id}"
+    at.text_input(key=f"{key}-name").input("Weekday coffee")
+    at.text_area(key=f"{key}-topics").input("espresso\nlatte art")
+    at.selectbox(key=f"{key}-size").select("square 1:1 (1080×1080)")
+    next(b for b in at.button if b.label == "Create plan").click().run()
+    assert not at.exception, at.exception
+    (plan,) = list_plans(ctx, influencer_id=inf.id)
+    assert plan.name == "Weekday coffee" and plan.topics == ["espresso", "latte art"] and plan.weekdays == [0, 2, 4]
+    assert plan.image_options == {"width": 1080, "height": 1080} and plan.targets[0]["account_id"] == acc.id
+    next(b for b in at.button if b.label == "Pause").click().run()
+    assert not at.exception and list_plans(ctx, influencer_id=inf.id)[0].active is False
