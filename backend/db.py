@@ -75,6 +75,7 @@ class TenantMixin(IdMixin):
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
 _lock = threading.Lock()
+_pool_size = 10  # kept connections of a server database's pool; a worker raises it for its threads
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -88,7 +89,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and immediate write transactions."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -105,7 +106,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=20)
 
 
 def get_engine() -> Engine:
@@ -117,7 +118,7 @@ def get_engine() -> Engine:
             url = settings.resolved_database_url
             if url.startswith("sqlite"):
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
-            _engine = make_engine(url)
+            _engine = make_engine(url, pool_size=_pool_size)
             _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
         return _engine
 
@@ -130,6 +131,17 @@ def reset_engine() -> None:
             _engine.dispose()
         _engine = None
         _sessionmaker = None
+
+
+def reserve_connections(n: int) -> None:
+    """Let the pool keep at least ``n`` connections (a worker: one per job thread and its heartbeat).
+
+    Call before the threads start: a bigger pool replaces the current engine.
+    """
+    global _pool_size
+    if n > _pool_size:
+        _pool_size = n
+        reset_engine()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import threading
 from dramatiq import Worker
 from dramatiq.broker import Broker
 
+from backend.db import reserve_connections
 from backend.jobs.queue import get_broker
 from backend.jobs.reconciler import reconcile
 from backend.settings import get_settings
@@ -132,8 +133,16 @@ def stop_embedded_workers() -> None:
             _embedded = None
 
 
+def connections_needed(cpu_threads: int) -> int:
+    """Database connections a worker process may use at once: two per job thread (cpu + gpu), the reconciler."""
+    return 2 * (cpu_threads + 1) + 1
+
+
 def run_worker_process(*, queues: set[str], threads: int) -> None:
     """Serve ``queues`` until SIGTERM or SIGINT (``python -m backend worker``)."""
+    # Every job thread and its heartbeat thread may hold a connection at once, plus the gpu
+    # thread's pair and the reconciler: never wait on the pool for a connection.
+    reserve_connections(connections_needed(threads))
     pool = WorkerPool(queues=queues, cpu_threads=threads, resend_all_at_start=get_settings().is_embedded_broker)
     done = threading.Event()
 

@@ -1,10 +1,10 @@
-"""``jobs list|show|cancel|retry``."""
+"""``jobs list|show|cancel|retry [--wait]``."""
 
 from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_json, add_tenant, emit, tenant_ctx
+from backend.cli.common import add_json, add_tenant, emit, job_exit_code, tenant_ctx, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         add_json(sp)
         sp.add_argument("job_id")
         sp.set_defaults(func=fn)
+        if name == "retry":
+            sp.add_argument("--wait", action="store_true",
+                            help="wait for the job to end (embedded broker: run it in this process); exit 1 unless it succeeds")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -69,5 +72,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     from backend.jobs import service as jobs
 
-    _print_job(args, jobs.retry(tenant_ctx(args.tenant), args.job_id))
-    return 0
+    ctx = tenant_ctx(args.tenant)
+    job = jobs.retry(ctx, args.job_id)
+    if args.wait:
+        job = wait_for_job(ctx, job, quiet=args.json)
+    _print_job(args, job)
+    return job_exit_code(job) if args.wait else 0

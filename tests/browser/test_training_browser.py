@@ -49,6 +49,8 @@ def test_photos_to_trained_lora_on_one_page(studio_server, page, tmp_path):
     # The demo model is built on first use, then the run trains on the server's in-process gpu worker.
     wait_for_text(page, "step 4/4 — 100%", timeout_ms=90_000)
     wait_for_text(page, "LoRA Mia LoRA ready", timeout_ms=30_000)
+    # The controls update in place too: a finished run has no Stop / Save now any more.
+    page.get_by_role("button", name="Stop (keep checkpoint)").wait_for(state="detached", timeout=30_000)
     wait_idle(page)
     page.get_by_role("button", name="Download LoRA at step 2").wait_for()
     page.get_by_role("button", name="Download the LoRA (.safetensors)").wait_for()

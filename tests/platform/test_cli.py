@@ -128,6 +128,20 @@ def test_jobs_commands_json(studio_env) -> None:  # type: ignore[no-untyped-def]
     assert r.returncode == 1 and "workspace nope not found" in r.stderr
 
 
+def test_a_command_that_waits_runs_the_job_in_its_own_process(studio_env) -> None:  # type: ignore[no-untyped-def]
+    """Embedded broker, no server: ``jobs retry --wait`` starts in-process workers and prints the job."""
+    ctx = make_tenant("acme")
+    job = jobs.submit(ctx, "system.sleep", {"steps": 2, "delay_s": 0.05})
+    jobs.cancel(ctx, job.id)  # nothing runs in this process: cancelled while queued
+    r = cli("jobs", "retry", "--tenant", "acme", "--json", "--wait", job.id)
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout)
+    assert set(done) == JOB_KEYS
+    assert done | {"job_id": None} == {"job_id": None, "type": "system.sleep", "status": "succeeded", "attempts": 1,
+                                       "progress": 1.0, "result": {"steps": 2}, "error": None, "cost": 0.0}
+    assert jobs.get(ctx, job.id).status == "succeeded"  # the database, not just the output
+
+
 @pytest.mark.parametrize(
     ("var", "value"),
     [("PORT", "abc"), ("BROKER_URL", "amqp://x"), ("DATABASE_URL", "mysql://x"), ("PRESIGN_EXPIRY_S", "5"), ("LOG_LEVEL", "LOUD")],

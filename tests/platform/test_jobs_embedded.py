@@ -54,6 +54,7 @@ def test_sqlite_never_locked_while_worker_writes_and_ui_reads_and_writes(ctx, st
     from workers.runner import ensure_embedded_workers
 
     ensure_embedded_workers()
+    job = jobs.submit(ctx, "test.chatty", {"writes": 300})  # the readers follow this one
     errors: list[BaseException] = []
     stop = threading.Event()
     ops = {"reads": 0, "writes": 0}
@@ -91,7 +92,8 @@ def test_sqlite_never_locked_while_worker_writes_and_ui_reads_and_writes(ctx, st
     try:
         # A busy writer can starve the UI's writes for a while on a loaded machine: run chatty jobs
         # one after another (each under contention) until the UI side has written enough.
-        while len(finished) < 6 and (len(finished) < 1 or ops["writes"] <= 5):
+        finished.append(jobs.wait(ctx, job.id, timeout_s=120))
+        while len(finished) < 6 and ops["writes"] <= 5:
             finished.append(jobs.wait(ctx, jobs.submit(ctx, "test.chatty", {"writes": 300}).id, timeout_s=120))
     finally:
         stop.set()

@@ -47,16 +47,27 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=240)
 
 
+def _cli_here(capsys, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """The same ``backend.cli.main`` as ``python -m backend``, in this process (no interpreter start-up)."""
+    from backend.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+
 @pytest.mark.slow
-def test_cli_train_wait_list_download_and_models(ctx, demo_models, embedded_workers, make_dataset, tmp_path):
+def test_cli_train_wait_list_download_and_models(ctx, demo_models, embedded_workers, make_dataset, tmp_path, capsys):
     ds = make_dataset(ctx, n=2)
     embedded_workers.stop()  # the CLI runs its own in-process workers
-    out = _cli("models", "list", "--json")
+    out = _cli_here(capsys, "models", "list", "--json")
     assert out.returncode == 0, out.stderr
     models = {m["name"]: m for m in json.loads(out.stdout)}
     assert models["demo-sdxl"]["architecture"] == "sdxl" and models["demo-sd15"]["is_demo"] is True
     assert models["demo-sd15"]["path"] == str(demo_models / "demo-sd15")
 
+    # `train --wait` as a real `python -m backend` process: it runs the job on its own in-process workers.
     run = _cli("train", "--tenant", "acme", "--dataset", ds.id, "--base-model", "demo-sd15", "--preset", "demo-quick",
                "--set", "max_steps=2", "--set", "rank=4", "--set", "alpha=1", "--set", "save_every=1",
                "--set", "learning_rate=0.002", "--set", "batch_size=1", "--set", "resolution=64", "--wait", "--json")
@@ -65,14 +76,14 @@ def test_cli_train_wait_list_download_and_models(ctx, demo_models, embedded_work
     assert job["status"] == "succeeded" and job["result"]["steps"] == 2
     lora_id = job["result"]["lora_id"]
 
-    listed = json.loads(_cli("loras", "list", "--tenant", "acme", "--json").stdout)
+    listed = json.loads(_cli_here(capsys, "loras", "list", "--tenant", "acme", "--json").stdout)
     assert [(x["id"], x["rank"], x["alpha"]) for x in listed] == [(lora_id, 4, 1.0)]
     dest = tmp_path / "out.safetensors"
-    got = _cli("loras", "download", "--tenant", "acme", lora_id, "-o", str(dest), "--json")
+    got = _cli_here(capsys, "loras", "download", "--tenant", "acme", lora_id, "-o", str(dest), "--json")
     assert got.returncode == 0, got.stderr
     from safetensors import safe_open
 
     with safe_open(str(dest), "pt") as f:
         assert f.metadata()["ss_network_alpha"] == "1" and f.metadata()["ss_max_train_steps"] == "2"
-    missing = _cli("loras", "download", "--tenant", "acme", "0" * 32, "-o", str(tmp_path))
+    missing = _cli_here(capsys, "loras", "download", "--tenant", "acme", "0" * 32, "-o", str(tmp_path))
     assert missing.returncode == 1 and "not found" in missing.stderr
