@@ -4,7 +4,7 @@ Whole path: ``jobs.submit`` (row + message) -> a real ``python -m backend worker
 the row, reports progress, finishes it -> PostgreSQL says succeeded. Baseline: a bare Dramatiq
 actor that does nothing but note when it started, served by a worker process on the same Redis.
 
-    .venv/bin/python bench/jobs.py --jobs 1000 [--submit-threads 4] [--count-sql]
+    .venv/bin/python bench/jobs.py --jobs 1000 [--submit-threads N] [--count-sql]
 
 Both sides submit from the same number of threads (``--submit-threads``) into the same Redis, and
 both workers run the same number of threads. ``--count-sql`` also prints, per phase of one job
@@ -230,7 +230,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=4, help="worker threads of both workers")
-    ap.add_argument("--submit-threads", type=int, default=4,
+    ap.add_argument("--submit-threads", type=int, default=1,
                     help="threads that submit, on both sides (1: a single submitting thread)")
     ap.add_argument("--count-sql", type=int, nargs="?", const=50, default=0, metavar="N",
                     help="also count SQL statements and round trips per job phase over N in-process jobs")

@@ -6,7 +6,7 @@ message can never run a job twice nor end it twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, text, update
@@ -62,7 +62,7 @@ def claim(job_id: str, *, worker: str) -> JobOut | None:
     return _claim_refused(job_id, worker=worker, now=now)
 
 
-def _claim_refused(job_id: str, *, worker: str, now: Any) -> JobOut | None:
+def _claim_refused(job_id: str, *, worker: str, now: datetime) -> JobOut | None:
     """Why the fast claim found nothing: a duplicate, an early copy, a cancel, or no attempts left."""
     gave_up: JobOut | None = None
     with session_scope() as s:

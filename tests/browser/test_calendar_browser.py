@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text, wait_idle
+from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, wait_for_text, wait_idle
 
 pytestmark = pytest.mark.browser
 CALENDAR = "iframe[title='streamlit_calendar.calendar']"
@@ -36,9 +36,10 @@ def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_ser
         cal.locator(".fc-next-button").click()
     cal.locator(f".fc-daygrid-day[data-date='{day.isoformat()}']").click()
     wait_for_text(page, "New post")
-    page.get_by_label("Title").fill("Browser launch post")
-    page.get_by_label("Caption").fill("Made in the month view")
-    page.get_by_role("button", name="Create post").click()
+    post = {"Title": "Browser launch post", "Caption": "Made in the month view"}
+    for label, value in post.items():
+        fill(page, label, value)
+    submit(page, "Create post", post)
     wait_for_text(page, "1 post(s)")
     cal = calendar_frame(page)
     if day.month != date.today().month:

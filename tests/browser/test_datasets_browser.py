@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text
+from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, upload_files, wait_for_text, wait_idle
 from tests.datasets.imagegen import jpeg, jpeg_rotated, png
 
 pytestmark = pytest.mark.browser
@@ -20,25 +20,23 @@ def test_create_upload_see_thumbnails_and_edit_a_caption(studio_server, page, tm
         paths.append(str(tmp_path / name))
     setup_and_login(page, studio_server.base_url)
     goto_page(page, "Datasets")
-    page.get_by_label("Name", exact=True).fill("Mia")
-    page.get_by_label("Trigger word", exact=True).fill("ohwx")
-    page.get_by_label("Class word", exact=True).fill("woman")
-    page.get_by_role("button", name="Create dataset").click()
+    form = {"Name": "Mia", "Trigger word": "ohwx", "Class word": "woman"}
+    for label, value in form.items():
+        fill(page, label, value)
+    submit(page, "Create dataset", form)
     page.get_by_role("heading", name="Mia").first.wait_for()
 
-    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(paths)
-    for name in files:
-        wait_for_text(page, name)
-    page.get_by_role("button", name="Upload", exact=True).click()
-    wait_for_text(page, "Accepted", timeout_ms=60_000)
+    upload_files(page, paths)
+    wait_for_text(page, "Accepted")
     # Three thumbnails in the grid, each captioned with its file name and oriented size.
-    page.locator("[data-testid='stImage'] img").nth(2).wait_for(timeout=60_000)
+    page.locator("[data-testid='stImage'] img").nth(2).wait_for()
+    wait_idle(page)
     assert page.locator("[data-testid='stImage'] img").count() == 3
     wait_for_text(page, "three.jpg · 300×400")
 
     caption = page.locator("textarea[aria-label='Caption']").first
-    caption.fill("ohwx woman smiling in the park")
-    page.get_by_role("button", name="Save", exact=True).first.click()
+    fill(page, caption, "ohwx woman smiling in the park")
+    submit(page, page.get_by_role("button", name="Save", exact=True).first, {caption: "ohwx woman smiling in the park"})
     wait_for_text(page, "Saved.")
     screenshot(page, "datasets_grid")
 

@@ -6,35 +6,31 @@ import json
 
 import pytest
 
-from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text, wait_idle
+from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, wait_for_text, wait_idle
 
 pytestmark = pytest.mark.browser
 PROMPT = "a lighthouse at dusk, ohwx"
 
 
 def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")  # a number input commits on Enter / blur
-    wait_idle(page)
+    """A number input commits on blur (``fill`` tabs out), reruns, and is checked to hold ``value``."""
+    fill(page, label, str(value))
 
 
 def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     setup_and_login(page, studio_server.base_url)
     goto_page(page, "Generate")
     page.get_by_role("tab", name="Images only").click()
-    page.get_by_label("Prompt", exact=True).fill(PROMPT)
+    fill(page, "Prompt", PROMPT)
     # A small custom size and few steps keep the CPU render quick.
     page.get_by_test_id("stSelectbox").filter(has_text="Size").first.click()
     page.get_by_role("option", name="custom").click()
-    wait_idle(page)
+    page.get_by_label("Width", exact=True).wait_for()
     set_number(page, "Width", 64)
     set_number(page, "Height", 64)
     set_number(page, "Steps", 3)
-    page.get_by_label("Seed (empty = random)", exact=True).fill("42")
-    page.get_by_label("Seed (empty = random)", exact=True).press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Generate", exact=True).click()
+    fill(page, "Seed (empty = random)", "42")
+    submit(page, "Generate", {"Prompt": PROMPT, "Width": "64", "Height": "64", "Steps": "3", "Seed (empty = random)": "42"})
     # The demo model is built on first use, then the job runs on the server's in-process gpu worker.
     wait_for_text(page, "Saved to the Gallery", timeout_ms=90_000)
     wait_for_text(page, "seed 42")
@@ -50,7 +46,7 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     grid.first.wait_for()
     assert grid.count() == 1
     wait_for_text(page, PROMPT)
-    page.get_by_test_id("stMain").get_by_role("button", name="Open", exact=True).click()
+    submit(page, page.get_by_test_id("stMain").get_by_role("button", name="Open", exact=True))
     wait_for_text(page, "Reuse these settings")
     page.get_by_test_id("stMain").get_by_role("button", name="Download", exact=True).wait_for()
     screenshot(page, "generation_gallery")

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.browser.conftest import ADMIN, goto_page, login, screenshot, setup_and_login, wait_for_text
+from tests.browser.conftest import ADMIN, goto_page, login, screenshot, setup_and_login, submit, wait_for_cookie, wait_for_text
 
 pytestmark = pytest.mark.browser
-
-
-def wait_for_cookie(page, name: str, *, present: bool = True, timeout_s: float = 15):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [c for c in page.context.cookies() if c["name"] == name]
-        if bool(found) == present:
-            return found[0] if found else None
-        page.wait_for_timeout(200)
-    raise AssertionError(f"cookie {name} {'never set' if present else 'still there'} after {timeout_s}s")
 
 
 def test_setup_login_and_jobs_page(studio_server, page):
@@ -42,7 +30,7 @@ def test_setup_login_and_jobs_page(studio_server, page):
     shot = screenshot(page, "platform_jobs")
     assert shot.stat().st_size > 10_000
 
-    page.get_by_role("button", name="Cancel").click()
+    submit(page, page.get_by_role("button", name="Cancel"))
     wait_for_text(page, "cancelled", timeout_ms=60_000)
     done = studio_server.backend("jobs", "show", "--tenant", "acme-studio", "--json", job_id)
     assert '"status": "cancelled"' in done.stdout
@@ -55,7 +43,7 @@ def test_cookie_relogin_and_logout(studio_server, page):
     assert cookie["sameSite"] == "Strict"
     page.reload()  # a new session in the same browser: the cookie logs it in again
     wait_for_text(page, f"Signed in as {ADMIN['username']}")
-    page.get_by_role("button", name="Log out").click()
+    submit(page, page.get_by_role("button", name="Log out"))
     wait_for_text(page, "You are logged out.")
     wait_for_cookie(page, "studio_auth", present=False)  # deleted by the authenticator's component
     page.goto(f"{base}/users")  # after logout no page shows anything but the login

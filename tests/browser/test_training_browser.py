@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import goto_page, screenshot, setup_and_login, wait_for_text, wait_idle
+from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, upload_files, wait_for_text, wait_idle
 from tests.browser.test_generation_browser import set_number
 from tests.datasets.imagegen import png
 
@@ -23,16 +23,13 @@ def test_photos_to_trained_lora_on_one_page(studio_server, page, tmp_path):
     wait_for_text(page, "Choose or create a dataset first.")
 
     # (1) No dataset yet: create one and upload photos right here (the Datasets widgets, inline).
-    page.get_by_label("Name", exact=True).fill("Mia")
-    page.get_by_label("Trigger word", exact=True).first.fill("ohwx")
-    page.get_by_role("button", name="Create dataset").click()
+    trigger = page.get_by_label("Trigger word", exact=True).first
+    fill(page, "Name", "Mia")
+    fill(page, trigger, "ohwx")
+    submit(page, "Create dataset", {"Name": "Mia", trigger: "ohwx"})
     wait_for_text(page, "Upload photos to Mia")
-    wait_idle(page)
-    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(paths)
-    for i in range(3):
-        wait_for_text(page, f"mia{i}.png")
-    page.get_by_role("button", name="Upload", exact=True).click()
-    wait_for_text(page, "Accepted", timeout_ms=60_000)  # the ingest report
+    upload_files(page, paths)
+    wait_for_text(page, "Accepted")  # the ingest report
     # Ingested: the page reran with the dataset's new statistics.
     page.get_by_test_id("stMetric").filter(has_text="Images").filter(has_text="3").first.wait_for()
     wait_idle(page)
@@ -45,7 +42,7 @@ def test_photos_to_trained_lora_on_one_page(studio_server, page, tmp_path):
     wait_for_text(page, "4 steps")  # total steps computed live
     # (4) review: estimates, then start; the page switches to the run.
     page.get_by_test_id("stMetric").filter(has_text="Total steps").filter(has_text="4").first.wait_for()
-    page.get_by_role("button", name="Start training").click()
+    submit(page, "Start training")
     # The demo model is built on first use, then the run trains on the server's in-process gpu worker.
     wait_for_text(page, "step 4/4 — 100%", timeout_ms=90_000)
     wait_for_text(page, "LoRA Mia LoRA ready", timeout_ms=30_000)

@@ -153,3 +153,53 @@ def test_a_wrong_setting_stops_every_command_with_one_line(studio_env, var: str,
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"invalid setting STUDIO_{var}: "), r.stderr
         assert r.stdout == ""
+
+
+def _bare_env() -> dict[str, str]:
+    """This machine's environment without any STUDIO_* variable (so only a .env file configures)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def test_settings_come_from_a_dot_env_file_in_the_working_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    (tmp_path / ".env").write_text(f"STUDIO_DATA_DIR={tmp_path / 'from-dotenv'}\n")
+    r = subprocess.run([sys.executable, "-m", "backend", "migrate"], cwd=tmp_path, env=_bare_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "jobs" in sa.inspect(sa.create_engine(f"sqlite:///{tmp_path / 'from-dotenv' / 'studio.db'}")).get_table_names()
+
+    (tmp_path / ".env").write_text("STUDIO_PORT=eighty\n")  # a wrong value in .env stops the start too
+    r = subprocess.run([sys.executable, "-m", "backend", "migrate"], cwd=tmp_path, env=_bare_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().startswith("invalid setting STUDIO_PORT: ")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_worker_migrates_the_database_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from tests.conftest import wait_until
+
+    data = tmp_path / "worker-data"
+    env = {**_bare_env(), "STUDIO_DATA_DIR": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "worker", "--queues", "cpu", "--threads", "1"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def migrated() -> bool:
+            if not (data / "studio.db").exists():
+                return False
+            try:
+                return "jobs" in sa.inspect(sa.create_engine(f"sqlite:///{data / 'studio.db'}")).get_table_names()
+            except sa.exc.OperationalError:
+                return False
+
+        assert wait_until(migrated, timeout=90, interval=0.3)
+        assert proc.poll() is None  # and keeps serving
+    finally:
+        proc.terminate()
+        proc.wait(30)

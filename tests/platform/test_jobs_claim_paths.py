@@ -208,3 +208,18 @@ def test_a_request_added_during_a_heartbeat_is_not_lost(pg_ctx) -> None:  # type
         seen.update(lifecycle.heartbeat(job.id, attempt=1)[2])
         assert seen == {"save_now"}
         seen.clear()
+
+
+def test_a_worker_pool_keeps_a_connection_for_every_thread(pg_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backend import db
+    from workers.runner import connections_needed
+
+    monkeypatch.setattr(db, "_pool_size", 10)
+    need = connections_needed(16)
+    assert need >= 2 * 17  # each job thread and its heartbeat thread, for the cpu threads and the gpu one
+    db.reserve_connections(need)
+    assert db.get_engine().pool.size() == need  # type: ignore[attr-defined]
+    db.reserve_connections(4)  # never shrinks
+    assert db.get_engine().pool.size() == need  # type: ignore[attr-defined]
+    monkeypatch.setattr(db, "_pool_size", 10)
+    db.reset_engine()
