@@ -6,8 +6,6 @@ import gc
 import logging
 from typing import Any
 
-import torch
-
 from backend.jobs.errors import PermanentError
 from backend.settings import get_settings
 from backend.training import service as training
@@ -37,6 +35,8 @@ def train_lora(ctx: JobContext) -> dict[str, Any]:
     except Exception as err:
         if not is_out_of_memory(err):
             raise
+        import torch  # imported here: a worker that never trains starts without loading torch
+
         del trainer
         gc.collect()
         if torch.cuda.is_available():

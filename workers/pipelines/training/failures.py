@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
-
-import torch
 
 
 def is_out_of_memory(err: BaseException) -> bool:
     """Whether ``err`` is an accelerator or host out-of-memory error."""
-    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+    torch = sys.modules.get("torch")  # only a process that trained can have a torch OOM
+    oom_types: tuple[type[BaseException], ...] = (MemoryError,)
+    if torch is not None:
+        oom_types += (torch.OutOfMemoryError,)
+    if isinstance(err, oom_types):
         return True
     text = str(err).lower()
     return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
