@@ -75,7 +75,9 @@ def calendar_widget(ctx: Ctx, view: str, influencer_id: str | None) -> None:
     st.caption(f"{len(posts)} post(s) · times in {workspace_tz(ctx).key}")
 
 
-def _targets_input(ctx: Ctx, influencer_id: str, key: str, current: list[tuple[str, str | None]] | None = None) -> list[dict]:
+def _targets_input(ctx: Ctx, influencer_id: str, key: str, current: list[tuple[str, str | None]] | None = None,
+                   *, captions: bool = False) -> list[dict]:
+    """Target kinds with their accounts; with ``captions``, an optional caption per target."""
     accs = accounts.list_accounts(ctx, influencer_id=influencer_id)
     kinds = st.multiselect("Targets", TARGET_KINDS, default=[k for k, _ in (current or [])] or ["webhook"], key=f"{key}-kinds")
     out = []
@@ -88,6 +90,12 @@ def _targets_input(ctx: Ctx, influencer_id: str, key: str, current: list[tuple[s
             continue
         chosen = st.selectbox(f"Account for {kind}", list(labels), format_func=labels.get, key=f"{key}-acc-{kind}")
         out.append({"kind": kind, "account_id": chosen})
+    if captions and kinds:
+        with st.expander("Caption per target (optional)"):
+            for t in out:
+                text = st.text_area(f"Caption for {t['kind']} (empty: the post's caption)", key=f"{key}-cap-{t['kind']}")
+                if text.strip():
+                    t["caption"] = text
     return out
 
 
@@ -125,7 +133,7 @@ def create_form(ctx: Ctx, influencers: list[InfluencerOut], when: datetime | Non
     title = st.text_input("Title", key="new-title")
     caption = st.text_area("Caption", key="new-caption")
     media_kind, media = _media_input(ctx, influencer_id, "new")
-    targets = _targets_input(ctx, influencer_id, "new")
+    targets = _targets_input(ctx, influencer_id, "new", captions=True)
     submit = st.checkbox("Submit for approval", value=not ctx.is_admin, key="new-submit")
     if st.button("Create post", type="primary", key="new-create"):
         def create():  # type: ignore[no-untyped-def]
@@ -158,6 +166,8 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
         st.warning(w)
     for t in post.targets:
         line = f"- `{t.kind}` — **{t.status}**"
+        if t.caption_override is not None:
+            line += f" · own caption: “{t.caption_override[:60]}”"
         if t.permalink:
             line += f" · [{t.permalink}]({t.permalink})"
         if t.reason:

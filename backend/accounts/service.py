@@ -7,10 +7,18 @@ import re
 import bcrypt
 from sqlalchemy import func, select
 
-from backend.accounts.models import SLUG_PATTERN, NewUser, Tenant, TenantOut, User, UserOut
+from backend.accounts.models import (
+    SLUG_PATTERN,
+    NewUser,
+    Tenant,
+    TenantOut,
+    User,
+    UserOut,
+)
 from backend.context import ROLES, Ctx
 from backend.db import session_scope
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.tenancy import get_owned
 from backend.validation import parse
 
 
@@ -151,10 +159,7 @@ def list_users(ctx: Ctx) -> list[UserOut]:
 
 
 def _own_user(s, ctx: Ctx, user_id: str) -> User:  # type: ignore[no-untyped-def]
-    u = s.get(User, user_id)
-    if u is None or u.tenant_id != ctx.tenant_id:
-        raise NotFound("user", user_id)
-    return u
+    return get_owned(s, User, ctx, user_id, kind="user")
 
 
 def get_user(ctx: Ctx, user_id: str) -> UserOut:

@@ -108,7 +108,7 @@ def cmd_publish_now(args: argparse.Namespace) -> int:
 
     ctx = tenant_ctx(args.tenant)
     post = service.publish_now(ctx, args.post_id)
-    scheduler.run_once()  # claim now rather than at the next pass of a running scheduler
+    scheduler.send_post(post.id)  # now rather than at a running scheduler's next pass; other posts stay theirs
     post = service.get_post(ctx, post.id)
     if not args.no_wait:
         for t in post.targets:

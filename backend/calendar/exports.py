@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from backend.context import Ctx
 from backend.errors import DomainError, InvalidInput
 
 CSV_COLUMNS = ["id", "influencer_id", "scheduled_local", "timezone", "title", "caption", "media_kind",
-               "media_asset_ids", "targets", "status"]
+               "media_asset_ids", "targets", "status", "target_captions"]
 MAX_CSV_BYTES = 5 * 1024 * 1024
 MAX_CSV_ROWS = 5000
 # Spreadsheets run cells starting with these as formulas: exported with a leading quote.
@@ -34,11 +35,27 @@ def _targets_text(post: PostOut) -> str:
     return " ".join(f"{t.kind}:{t.account_id or ''}" for t in post.targets)
 
 
-def _parse_targets(text: str) -> list[TargetIn]:
+def _captions_text(post: PostOut) -> str:
+    """Per-target caption overrides as a JSON object {kind: caption}; "" when there are none."""
+    overrides = {t.kind: t.caption_override for t in post.targets if t.caption_override is not None}
+    return json.dumps(overrides, ensure_ascii=False, sort_keys=True) if overrides else ""
+
+
+def _parse_targets(text: str, captions: str = "") -> list[TargetIn]:
+    try:
+        overrides = json.loads(captions) if captions.strip() else {}
+    except ValueError:
+        raise InvalidInput("invalid target_captions", ['use a JSON object such as {"instagram_feed": "caption"}']) from None
+    if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
+        raise InvalidInput("invalid target_captions", ['use a JSON object such as {"instagram_feed": "caption"}'])
     out = []
     for part in text.split():
         kind, _, account = part.partition(":")
-        out.append(TargetIn(kind=kind.strip(), account_id=account.strip() or None))
+        kind = kind.strip()
+        out.append(TargetIn(kind=kind, account_id=account.strip() or None, caption=overrides.get(kind)))
+    unknown = sorted(set(overrides) - {t.kind for t in out})
+    if unknown:
+        raise InvalidInput("invalid target_captions", [f"{k!r} is not one of the row's targets" for k in unknown])
     return out
 
 
@@ -50,7 +67,7 @@ def export_csv(ctx: Ctx, *, start: datetime | None = None, end: datetime | None 
     w.writerow(CSV_COLUMNS)
     for p in service.list_posts(ctx, start=start, end=end):
         w.writerow([p.id, p.influencer_id, format_local(p.scheduled_at, tz), tz.key, _cell(p.title), _cell(p.caption),
-                    p.media_kind, " ".join(p.media_asset_ids), _targets_text(p), p.status])
+                    p.media_kind, " ".join(p.media_asset_ids), _targets_text(p), p.status, _captions_text(p)])
     return buf.getvalue()
 
 
@@ -80,7 +97,18 @@ def import_csv(ctx: Ctx, data: bytes | str) -> ImportReport:
         raise InvalidInput("CSV header incomplete", [f"missing column {m}" for m in sorted(missing)])
     default_tz = workspace_tz(ctx)
     report = ImportReport()
-    for n, row in enumerate(reader, start=2):
+    n = 1  # the header is row 1, as a spreadsheet numbers it
+    while True:
+        n += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            # A row the csv module cannot read (an oversized cell) ends the import: what follows
+            # it cannot be split into rows reliably.
+            report.errors.append(f"row {n}: unreadable CSV ({err}); the rest was skipped")
+            break
         if n - 1 > MAX_CSV_ROWS:
             report.errors.append(f"row {n}: more than {MAX_CSV_ROWS} rows; the rest was skipped")
             break
@@ -102,7 +130,7 @@ def _import_row(ctx: Ctx, row: dict[str, str | None], default_tz, report: Import
     fields = dict(
         caption=_uncell(row.get("caption") or ""), title=_uncell(get("title")),
         media_kind=get("media_kind") or "none", media_asset_ids=get("media_asset_ids").split(),
-        targets=_parse_targets(get("targets")),
+        targets=_parse_targets(get("targets"), get("target_captions")),
     )
     post_id = get("id")
     if post_id:
@@ -113,7 +141,8 @@ def _import_row(ctx: Ctx, row: dict[str, str | None], default_tz, report: Import
         if current is not None:
             unchanged = (current.scheduled_at == at and current.caption == fields["caption"] and current.title == fields["title"]
                          and current.media_kind == fields["media_kind"] and current.media_asset_ids == fields["media_asset_ids"]
-                         and _targets_text(current) == " ".join(f"{t.kind}:{t.account_id or ''}" for t in fields["targets"]))
+                         and [(t.kind, t.account_id, t.caption_override) for t in current.targets]
+                         == [(t.kind, t.account_id, t.caption) for t in fields["targets"]])
             if not unchanged:
                 service.update_post(ctx, post_id, scheduled_at=at, **fields)
             report.updated.append(post_id)

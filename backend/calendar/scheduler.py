@@ -82,6 +82,21 @@ def _send(target_id: str, tenant_id: str, post_id: str) -> str:
     return job.id
 
 
+def send_post(post_id: str, *, now: datetime | None = None) -> list[str]:
+    """Claim and send the due targets of one post (``posts publish-now``), leaving every other due
+    post to the running schedulers; the same conditional claim, so a racing scheduler cannot double it."""
+    now = now or utcnow()
+    with session_scope() as s:
+        rows = list(s.execute(select(PostTarget.id, PostTarget.tenant_id).where(
+            PostTarget.post_id == post_id, PostTarget.status == "scheduled", PostTarget.due_at <= now)))
+    sent = []
+    for target_id, tenant_id in rows:
+        if claim(target_id, now=now):
+            _send(target_id, tenant_id, post_id)
+            sent.append(target_id)
+    return sent
+
+
 def fail_missed(*, now: datetime, window_s: float) -> list[str]:
     """Targets due longer ago than the window (everything was down) end failed 'missed'."""
     if window_s <= 0:

@@ -21,8 +21,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend.context import Ctx
-from backend.datasets.archive import MAX_CAPTION_BYTES, Entry, Rejection, ZipSource, bounded, is_junk, kohya_repeats, limit_for, path_problem
-from backend.datasets.images import CONTENT_TYPES, Limits, Normalised, Refused, normalise
+from backend.datasets.archive import (
+    MAX_CAPTION_BYTES,
+    Entry,
+    Rejection,
+    ZipSource,
+    bounded,
+    is_junk,
+    kohya_repeats,
+    limit_for,
+    path_problem,
+)
+from backend.datasets.images import (
+    CONTENT_TYPES,
+    Limits,
+    Normalised,
+    Refused,
+    normalise,
+)
 from backend.datasets.models import Dataset, DatasetImage, IngestReport
 from backend.datasets.service import get_dataset
 from backend.db import new_id, session_scope
@@ -32,6 +48,7 @@ from backend.jobs.specs import JobSpec, register
 from backend.settings import get_settings
 from backend.storage import get_storage, object_key
 from backend.storage.keys import prefix_of
+from backend.tenancy import get_owned
 
 log = logging.getLogger(__name__)
 INGEST_JOB = register(JobSpec("dataset.ingest", queue="cpu", max_attempts=3, time_limit_s=6 * 3600, backoff_s=5.0))
@@ -380,9 +397,7 @@ def _insert(ctx: Ctx, dataset_id: str, trigger: str, class_word: str, outcomes: 
     kohya_names = {kohya_repeats(c.entry.folder)[1] for c in cands if c.entry.folder and kohya_repeats(c.entry.folder)}
     try:
         with session_scope() as s:
-            ds = s.get(Dataset, dataset_id, with_for_update=True)
-            if ds is None or ds.tenant_id != ctx.tenant_id:
-                raise NotFound("dataset", dataset_id)
+            ds = get_owned(s, Dataset, ctx, dataset_id, kind="dataset", lock=True)
             if not ds.trigger_word and len(kohya_names) == 1:
                 # A kohya zip names the character: "10_ohwx woman" -> trigger ohwx, class woman.
                 words = next(iter(kohya_names)).split(maxsplit=1)

@@ -25,6 +25,7 @@ from backend.db import session_scope, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.storage import get_storage
 from backend.storage.keys import prefix_of
+from backend.tenancy import get_owned
 from backend.validation import parse
 
 SortKey = Literal["name", "created", "images"]
@@ -34,17 +35,11 @@ FEW_IMAGES = 10
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _own(s, ctx: Ctx, dataset_id: str) -> Dataset:  # type: ignore[no-untyped-def]
-    ds = s.get(Dataset, dataset_id)
-    if ds is None or ds.tenant_id != ctx.tenant_id:
-        raise NotFound("dataset", dataset_id)
-    return ds
+    return get_owned(s, Dataset, ctx, dataset_id, kind="dataset")
 
 
 def _own_image(s, ctx: Ctx, image_id: str) -> DatasetImage:  # type: ignore[no-untyped-def]
-    img = s.get(DatasetImage, image_id)
-    if img is None or img.tenant_id != ctx.tenant_id:
-        raise NotFound("image", image_id)
-    return img
+    return get_owned(s, DatasetImage, ctx, image_id, kind="image")
 
 
 def _count(s, dataset_id: str) -> int:  # type: ignore[no-untyped-def]

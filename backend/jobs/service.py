@@ -10,11 +10,12 @@ from sqlalchemy import func, insert, select, update
 
 from backend.context import Ctx
 from backend.db import new_id, session_scope, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput
 from backend.jobs import queue as job_queue
 from backend.jobs.hooks import emit_finished
 from backend.jobs.models import STATUSES, TERMINAL, Job, JobEvent, JobEventOut, JobOut
 from backend.jobs.specs import spec_for
+from backend.tenancy import get_owned
 
 REQUESTS = ("save_now", "sample_now")
 
@@ -70,10 +71,7 @@ def submit(ctx: Ctx, job_type: str, payload: dict[str, Any], *, subject_id: str 
 def _own(s, ctx: Ctx, job_id: str, *, lock: bool = False) -> Job:  # type: ignore[no-untyped-def]
     # lock: a change of state holds the row until commit, so a worker's claim cannot slip in
     # between reading "queued" and writing "cancelled" (SQLite serialises writers anyway).
-    job = s.get(Job, job_id, with_for_update=lock)
-    if job is None or job.tenant_id != ctx.tenant_id:
-        raise NotFound("job", job_id)
-    return job
+    return get_owned(s, Job, ctx, job_id, kind="job", lock=lock)
 
 
 def get(ctx: Ctx, job_id: str) -> JobOut:

@@ -232,6 +232,11 @@ def publish_instagram(
     client.check_quota(ig_user_id)
     if container_id:
         code, _status = client.container_status(container_id)
+        if code == "PUBLISHED":
+            # An earlier attempt's media_publish went through (its worker died before recording
+            # it): a fresh container would post the same thing twice.
+            client.log("status", "unconfirmed", f"container {container_id} is already published")
+            raise Unconfirmed(f"container {container_id} was already published by an earlier attempt; check the account")
         if code not in ("FINISHED", "IN_PROGRESS"):
             container_id = None  # expired or failed: build a fresh one
     if not container_id:

@@ -149,6 +149,7 @@ def _publish(t: PostTarget, p: Post, acc: PublishAccount, log: StepLog) -> Publi
     return publish_webhook(
         url=acc.webhook_url, secret=decrypt(acc.secret_encrypted), payload=webhook_payload(t, p, media),
         delivery_id=t.id, timeout_s=settings.publish_http_timeout_s, log=log,
+        backoff_s=min(1.0, settings.publish_poll_interval_s),  # the same short in-place backoff as Instagram's
     )
 
 

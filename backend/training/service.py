@@ -19,6 +19,7 @@ from backend.jobs import service as jobs
 from backend.jobs.models import JobOut
 from backend.storage import get_storage
 from backend.storage.keys import object_key, prefix_of, safe_filename
+from backend.tenancy import get_owned
 from backend.training import specs  # noqa: F401 - declares the job type for submit()
 from backend.training.models import LoraModel, LoraOut, TrainingParams, TrainRequest
 from backend.training.presets import PRESETS, default_preset
@@ -365,10 +366,7 @@ def list_loras(ctx: Ctx, *, base_model: str | None = None, architecture: str | N
 def get_lora(ctx: Ctx, lora_id: str) -> LoraOut:
     """One LoRA of the caller's workspace."""
     with session_scope() as s:
-        row = s.get(LoraModel, lora_id)
-        if row is None or row.tenant_id != ctx.tenant_id:
-            raise NotFound("LoRA", lora_id)
-        return _lora_out(row)
+        return _lora_out(get_owned(s, LoraModel, ctx, lora_id, kind="LoRA"))
 
 
 def lora_filename(lora: LoraOut) -> str:
@@ -395,9 +393,7 @@ def rename_lora(ctx: Ctx, lora_id: str, name: str) -> LoraOut:
     if not name or len(name) > 120:
         raise InvalidInput("invalid name", ["a name has 1 to 120 characters"])
     with session_scope() as s:
-        row = s.get(LoraModel, lora_id)
-        if row is None or row.tenant_id != ctx.tenant_id:
-            raise NotFound("LoRA", lora_id)
+        row = get_owned(s, LoraModel, ctx, lora_id, kind="LoRA")
         row.name = name
         s.flush()
         return _lora_out(row)

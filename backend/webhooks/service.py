@@ -139,8 +139,7 @@ def event_for(job: JobOut) -> dict[str, Any] | None:
         return None
     asset_ids = list((job.result or {}).get("asset_ids") or [])
     return {"event": name, "timestamp": utcnow().isoformat(),
-            "data": {"job_id": job.id, "status": job.status, "type": job.type, **data, "asset_ids": asset_ids,
-                     "cost": round(job.cost, 6), "attempts": job.attempts}}
+            "data": {"job_id": job.id, "status": job.status, "type": job.type, **data, "asset_ids": asset_ids}}
 
 
 @on_job_finished

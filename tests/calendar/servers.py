@@ -52,12 +52,16 @@ class _Quiet(BaseHTTPRequestHandler):
 
 
 class WebhookReceiver(_Server):
-    """Counts deliveries per target, checks signatures; ``fail_first`` answers 503 that many times."""
+    """Counts deliveries per target, checks signatures; ``fail_first`` answers 503 that many times;
+    ``slow_first`` requests are handled but answered only after ``slow_s`` (the sender times out)."""
 
-    def __init__(self, secret: str, *, fail_first: int = 0, status: int = 200) -> None:
+    def __init__(self, secret: str, *, fail_first: int = 0, status: int = 200, slow_first: int = 0, slow_s: float = 0) -> None:
         super().__init__(_WebhookHandler)
         self.secret = secret
         self.fail_first = fail_first
+        self.slow_first = slow_first
+        self.slow_s = slow_s
+        self.headers: list[dict[str, str]] = []
         self.status = status
         self.deliveries: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []
@@ -82,6 +86,11 @@ class _WebhookHandler(_Quiet):
             data = json.loads(body)
             srv.deliveries[self.headers.get(DELIVERY_HEADER, "")] += 1
             srv.bodies.append(data)
+            srv.headers.append(dict(self.headers))
+            slow = srv.slow_first > 0
+            srv.slow_first -= int(slow)
+        if slow:
+            time.sleep(srv.slow_s)
         self._reply(200, {"id": f"remote-{data['target_id'][:8]}", "permalink": f"https://example.test/p/{data['target_id'][:8]}"})
 
 

@@ -100,3 +100,35 @@ def test_batch_images_are_saved_as_they_finish_and_a_cancel_keeps_them(ctx, demo
     kept = assets.list_assets(ctx, job_id=j.id)
     assert 1 <= len(kept) < 3 and sorted(done.result["asset_ids"]) == sorted(a.id for a in kept)
     assert sorted(a.params["seed"] for a in kept) == [3 + i for i in range(len(kept))]
+
+
+def test_pipeline_stays_loaded_between_jobs_and_loras_are_per_job(ctx, demo_sd15, embedded_workers):
+    from tests.generation.loras import record_random_lora
+
+    lora = record_random_lora(ctx, name="Zoe", trigger_word="zxq")  # loads demo-sd15 into the shared cache
+    first = jobs.wait(ctx, submit_images(ctx, prompt="zxq", width=64, height=64, steps=2, seed=4).id, timeout_s=120)
+    assert first.status == "succeeded", first.error
+    pipe = BuiltinBackend._loaded["pipe"]
+    second = jobs.wait(ctx, submit_images(ctx, prompt="zxq", width=64, height=64, steps=2, seed=4,
+                                          loras=[{"id": lora.id, "strength": 0.9}]).id, timeout_s=120)
+    assert second.status == "succeeded", second.error
+    assert BuiltinBackend._loaded["pipe"] is pipe  # the second job did not load the model again
+    assert not pipe.get_list_adapters()  # the job's LoRA was unloaded after it
+    third = jobs.wait(ctx, submit_images(ctx, prompt="zxq", width=64, height=64, steps=2, seed=4).id, timeout_s=120)
+    assert BuiltinBackend._loaded["pipe"] is pipe
+    (a,), (b,), (c,) = (j.result["asset_ids"] for j in (first, second, third))
+    assert digest(assets.asset_bytes(ctx, a)) == digest(assets.asset_bytes(ctx, c)) != digest(assets.asset_bytes(ctx, b))
+
+
+def test_generation_worker_modules_import_without_torch():
+    # A worker process imports every pipeline module at start; torch/diffusers cost seconds there.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, workers.pipelines.images, workers.pipelines.captions, workers.pipelines.webhooks; "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -83,6 +83,24 @@ def test_platform_limits():
     assert len(tags) == 28  # 30 minus the two already in the caption
     with pytest.raises(InvalidInput):
         fit_to_platform(" ".join(f"#h{i}" for i in range(31)), [], "instagram")
+    caption, tags, full = fit_to_platform("mot " * 700, ["fyp", "travel"], "tiktok")
+    assert len(full) <= 2200 and full.endswith("#fyp #travel") and caption.endswith("…")
+    caption, tags, full = fit_to_platform("short one", ["a"], "tiktok")
+    assert (caption, full) == ("short one", "short one\n\n#a")
+
+
+def test_image_prompt_carries_the_default_loras_trigger_word(ctx, llm_server, demo_sd15, embedded_workers):
+    from tests.generation.loras import record_random_lora
+
+    lora = record_random_lora(ctx, name="Zoe", trigger_word="zxq")
+    inf = influencers.create_influencer(ctx, name="Zoe", default_lora_id=lora.id)  # no trigger word of its own
+    answer = {"caption": "Boat day", "hashtags": ["sea"], "image_prompt": "woman on a sailing boat", "alt_text": "A boat."}
+    llm_server.add(chat_answer(json.dumps(answer), cost=0.001))
+    done = jobs.wait(ctx, submit_caption(ctx, influencer_id=inf.id, topic="boat", platform="tiktok").id, timeout_s=30)
+    assert done.status == "succeeded", done.error
+    assert "'zxq'" in llm_server.requests[0]["json"]["messages"][0]["content"]  # the LLM was told the token
+    assert done.result["image_prompt"] == "zxq, woman on a sailing boat" and done.result["trigger_word"] == "zxq"
+    assert done.result["full_text"] == "Boat day\n\n#sea" and done.result["platform"] == "tiktok"
 
 
 def test_caption_job_fails_at_once_on_402(ctx, llm_server, embedded_workers):

@@ -101,6 +101,38 @@ def test_influencers_page_edit_and_cost_chart(ctx):
     assert influencers.get_influencer(ctx, inf.id).tone == "Warm and witty"
 
 
+def test_influencers_page_style_profile_is_editable_without_a_key(ctx):
+    inf = influencers.create_influencer(ctx, name="Mia")
+    influencers.update_influencer(ctx, inf.id, style_profile="Short sentences.")
+    at = page("pages/influencers.py", ctx)
+    assert not at.exception
+    assert any("STUDIO_LLM_API_KEY" in i.value and "style profile below" in i.value for i in at.info)
+    box = next(t for t in at.text_area if t.label == "Style profile (editable)")
+    assert box.value == "Short sentences."
+    box.input("Short sentences. Ends with a question.")
+    btn(at, "Save profile").click().run()
+    assert not at.exception
+    assert influencers.get_influencer(ctx, inf.id).style_profile == "Short sentences. Ends with a question."
+
+
+def test_influencers_page_charts_llm_costs_over_time(ctx, other_ctx):
+    from backend.llm import service as llm
+
+    influencers.create_influencer(ctx, name="Mia")
+    at = page("pages/influencers.py", ctx)
+    assert any(c.value == "No LLM calls yet." for c in at.caption)
+    assert not (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))
+    llm.record_call(ctx.tenant_id, model="test/model", job_id="j1", purpose="caption", prompt_tokens=10,
+                    completion_tokens=5, cost_usd=0.0042, cost_source="usage")
+    llm.record_call(other_ctx.tenant_id, model="test/model", job_id="j2", purpose="caption", cost_usd=9.0,
+                    cost_source="usage")
+    at = page("pages/influencers.py", ctx)
+    assert not at.exception
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # daily costs as a chart
+    assert any(m.value == "$0.0042" for m in at.metric)  # only this workspace's spend
+    assert any(abs(float(v) - 0.0042) < 1e-9 for df in at.dataframe for v in df.value["cost"])
+
+
 def test_webhooks_page_admin_only(ctx):
     from backend.context import Ctx
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+from datetime import datetime
 
 import pytest
 
@@ -36,8 +39,15 @@ def test_completed_event_signed_and_retried_after_500(ctx, receiver):
     assert req["path"] == "/n8n/hook"
     assert webhooks.verify(hook.secret, req["raw"], req["headers"]["X-Studio-Signature"])
     assert not webhooks.verify("wrong-secret", req["raw"], req["headers"]["X-Studio-Signature"])
+    # what a receiver computes itself: HMAC-SHA256 of the raw body with the webhook's secret
+    expected = hmac.new(hook.secret.encode(), req["raw"], hashlib.sha256).hexdigest()
+    assert req["headers"]["X-Studio-Signature"] == f"sha256={expected}"
+    assert receiver.requests[1]["at"] - receiver.requests[0]["at"] >= 0.09  # backed off before the retry
+    assert req["headers"]["X-Studio-Event"] == "job_completed" and req["headers"]["X-Studio-Delivery"]
     event = json.loads(req["raw"])
-    assert event["event"] == "job_completed" and event["timestamp"]
+    assert set(event) == {"event", "timestamp", "data"}  # the contract's shape, nothing more
+    assert set(event["data"]) == {"job_id", "status", "type", "result", "asset_ids"}
+    assert event["event"] == "job_completed" and datetime.fromisoformat(event["timestamp"]).tzinfo is not None
     assert event["data"]["job_id"] == job.id and event["data"]["status"] == "succeeded"
     assert event["data"]["type"] == "system.noop" and event["data"]["result"] == {"ok": True}
     assert event["data"]["asset_ids"] == []
@@ -56,8 +66,8 @@ def test_failed_event_carries_the_error_and_filters_apply(ctx, receiver):
     assert jobs.wait(ctx, bad.id, timeout_s=20).status == "failed"
     wait_until(lambda: len(receiver.requests) >= 1, timeout=30)
     event = json.loads(receiver.requests[0]["raw"])
-    assert event["event"] == "job_failed" and event["data"]["job_id"] == bad.id and "error" in event["data"]
-    assert "result" not in event["data"]
+    assert event["event"] == "job_failed" and event["data"]["job_id"] == bad.id and event["data"]["error"]
+    assert set(event["data"]) == {"job_id", "status", "type", "error", "asset_ids"}
     wait_until(lambda: webhooks.list_deliveries(ctx)[0].status == "delivered", timeout=10)
     assert len(webhooks.list_deliveries(ctx)) == 1
 

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import torch
-
+# torch and diffusers are imported inside the functions that render: importing them here would
+# add seconds to the start of every worker process (cpu workers never render).
 from backend.generation.images import (
     CancelFn, ImageFn, LoraFile, ProgressFn, RenderedImage, RenderJob, asset_params, centre_crop, png_with_metadata,
     render_size,
@@ -39,6 +39,8 @@ def default_device() -> str:
     s = get_settings().generation_device
     if s:
         return s
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -54,6 +56,8 @@ class BuiltinBackend:
     _loaded: dict[str, Any] = {}
 
     def __init__(self, *, device: str | None = None) -> None:
+        import torch
+
         self.device = device or default_device()
         self.dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
 
@@ -65,6 +69,8 @@ class BuiltinBackend:
         if cache.get("key") != key:
             cache.clear()
             if self.device.startswith("cuda"):
+                import torch
+
                 torch.cuda.empty_cache()
             from workers.pipelines.diffusion import load_pipeline
 
@@ -109,6 +115,8 @@ class BuiltinBackend:
 
     def _run(self, pipe: Any, job: RenderJob, progress: ProgressFn, cancelled: CancelFn,
              on_image: ImageFn | None) -> list[RenderedImage]:
+        import torch
+
         rw, rh = render_size(job.width, job.height)
         out: list[RenderedImage] = []
         device_gen = "cpu" if self.device == "mps" else self.device
