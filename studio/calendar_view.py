@@ -185,7 +185,7 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
         from backend.generation.service import asset_bytes, get_asset
 
         cols = st.columns(min(4, len(post.media_asset_ids)))
-        for col, asset_id in zip(cols, post.media_asset_ids):
+        for col, asset_id in zip(cols, post.media_asset_ids, strict=False):
             asset = attempt(lambda a=asset_id: get_asset(ctx, a))
             if asset is not None and asset.kind == "image":
                 col.image(asset_bytes(ctx, asset_id, thumbnail=True))
@@ -214,7 +214,7 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
         if attempt(lambda: service.update_post(ctx, post.id, **changes), success="Saved") is not None:
             st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
             st.rerun()
-    for col, (label, fn, msg) in zip(cells[1:], actions):
+    for col, (label, fn, msg) in zip(cells[1:], actions, strict=False):
         if col.button(label, key=f"{label}-{post.id}", width="stretch"):
             if attempt(lambda fn=fn: fn(ctx, post.id), success=msg) is not None:
                 st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1

@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_tenant(ep)
     ep.add_argument("--format", choices=["csv", "ics"], default="csv")
     ep.add_argument("--out", help="file to write (default: stdout)")
+    add_json(ep)  # with --out: a JSON summary of what was written
     ep.set_defaults(func=cmd_export)
 
     np = psub.add_parser("publish-now", help="publish an approved post now")
@@ -90,12 +91,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from backend.calendar.exports import export_csv, export_ics
+    from backend.calendar.service import list_posts
+    from backend.errors import InvalidInput
 
+    if args.json and not args.out:
+        raise InvalidInput("--json needs --out: the export itself is CSV or iCalendar, not JSON")
     ctx = tenant_ctx(args.tenant)
     data = export_ics(ctx) if args.format == "ics" else export_csv(ctx).encode("utf-8")
     if args.out:
         with open(args.out, "wb") as fh:
             fh.write(data)
+        if args.json:
+            emit({"format": args.format, "out": args.out, "bytes": len(data), "posts": len(list_posts(ctx))}, as_json=True)
     else:
         sys.stdout.buffer.write(data)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backend.context import Ctx
@@ -29,14 +29,14 @@ def workspace_tz(ctx: Ctx) -> ZoneInfo:
 def local_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     """A wall-clock time in ``tz`` as a UTC instant; refuses times a DST change skips."""
     if local.tzinfo is not None:
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
     aware = local.replace(tzinfo=tz)
     # A time inside the spring-forward gap does not survive the round trip: refuse it rather
     # than publish an hour off.
-    back = aware.astimezone(timezone.utc).astimezone(tz)
+    back = aware.astimezone(UTC).astimezone(tz)
     if back.replace(tzinfo=None) != local:
         raise InvalidInput("invalid time", [f"{local:%Y-%m-%d %H:%M} does not exist in {tz.key} (clocks skip it)"])
-    return aware.astimezone(timezone.utc)
+    return aware.astimezone(UTC)
 
 
 def utc_to_local(at: datetime, tz: ZoneInfo) -> datetime:

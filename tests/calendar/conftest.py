@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from backend.db import utcnow
-
 from tests.calendar.servers import GraphServer, WebhookReceiver
+
 # The generation tests' local LLM server and demo model, reused by the recurring plan's end-to-end test.
 from tests.generation.conftest import _demo_sd15_build, demo_sd15, llm_server  # noqa: F401
 

@@ -90,3 +90,47 @@ def test_ics_parses_with_icalendar(ctx, influencer, webhook_account):
     starts = sorted(e.decoded("DTSTART") for e in events)
     assert starts == sorted(p.scheduled_at for p in posts)
     assert all(str(e["SUMMARY"]).startswith("Post ") for e in events)
+
+
+def test_csv_round_trip_keeps_per_target_captions(ctx, influencer, webhook_account):
+    post = service.create_post(ctx, influencer_id=influencer.id, scheduled_at=soon(600), caption="Shared",
+                               targets=[{"kind": "webhook", "account_id": webhook_account.id},
+                                        {"kind": "tiktok", "account_id": webhook_account.id, "caption": "=1+1 short, \"quoted\""}])
+    text = export_csv(ctx)
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row["target_captions"].startswith("{")  # JSON: never read as a formula
+    # Changing only the shared caption on re-import keeps the target's own caption.
+    changed = text.replace("Shared", "Shared v2")
+    assert import_csv(ctx, changed).updated == [post.id]
+    after = service.get_post(ctx, post.id)
+    assert after.caption == "Shared v2"
+    assert {t.kind: t.caption_override for t in after.targets} == {"webhook": None, "tiktok": "=1+1 short, \"quoted\""}
+    # As a new post (no id), the overrides come along.
+    created = import_csv(ctx, changed.replace(post.id, ""))
+    assert created.errors == []
+    copy = service.get_post(ctx, created.created[0])
+    assert {t.kind: t.caption_override for t in copy.targets} == {"webhook": None, "tiktok": "=1+1 short, \"quoted\""}
+
+
+def test_csv_with_an_oversized_cell_or_bad_target_captions_reports_the_row(ctx, influencer, webhook_account):
+    header = "id,influencer_id,scheduled_local,targets,caption,target_captions\n"
+    at = f"{soon(600):%Y-%m-%d %H:%M}"
+    good = f",{influencer.id},{at},webhook:{webhook_account.id},fine,\n"
+    bad_json = f",{influencer.id},{at},webhook:{webhook_account.id},x,\"{{not json\"\n"
+    wrong_kind = f",{influencer.id},{at},webhook:{webhook_account.id},x,\"{{\"\"tiktok\"\": \"\"y\"\"}}\"\n"
+    huge = f",{influencer.id},{at},webhook:{webhook_account.id},\"{'x' * 200_000}\",\n"
+    report = import_csv(ctx, (header + good + bad_json + wrong_kind + huge + good).encode())
+    assert len(report.created) == 1
+    assert [e.split(":")[0] for e in report.errors] == ["row 3", "row 4", "row 5"]
+    assert "target_captions" in report.errors[0] and "not one of the row's targets" in report.errors[1]
+    assert "unreadable CSV" in report.errors[2] and "rest was skipped" in report.errors[2]
+
+
+def test_csv_in_another_encoding_is_refused_and_a_bom_is_fine(ctx, influencer, webhook_account):
+    row = f"influencer_id,scheduled_local,targets,caption\n{influencer.id},{soon(600):%Y-%m-%d %H:%M},webhook:{webhook_account.id},Café\n"
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        import_csv(ctx, row.encode("latin-1"))
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        import_csv(ctx, row.encode("utf-16"))
+    report = import_csv(ctx, row.encode("utf-8-sig"))  # Excel's "CSV UTF-8" starts with a BOM
+    assert report.errors == [] and service.get_post(ctx, report.created[0]).caption == "Café"

@@ -233,3 +233,81 @@ def test_media_without_public_url_are_refused(ctx, influencer, studio_env, graph
 
 def test_transient_error_class_is_retryable():
     assert issubclass(RateLimited, TransientError)
+
+
+def test_retry_after_a_worker_died_past_media_publish_never_posts_twice(ctx, influencer, ig):
+    """The worker published, then died before recording it: the target is still 'publishing' with
+    its container. The retried job sees the container PUBLISHED and stops at 'unconfirmed'."""
+    from sqlalchemy import update
+
+    from backend.calendar.models import PostTarget
+    from backend.db import session_scope
+
+    srv, acc = ig()
+    target_id = _claimed(ctx, influencer, acc)
+    assert publish_target(target_id)["status"] == "published"
+    with session_scope() as s:  # the final write never happened
+        s.execute(update(PostTarget).where(PostTarget.id == target_id).values(status="publishing", remote_id=None, permalink=None))
+    result = publish_target(target_id, attempt=2, max_attempts=5)
+    t = _target(ctx, target_id)
+    assert result["status"] == "unconfirmed" and t.status == "unconfirmed" and "already published" in t.reason
+    assert len(srv.published) == 1 and len(srv.containers) == 1
+    # A person looks at the account and says it is not there after all: failed, never re-sent by itself.
+    assert service.resolve_unconfirmed(ctx, target_id, published=False).targets[0].status == "failed"
+    assert len(srv.published) == 1
+
+
+@pytest.mark.parametrize("answer", [(500, {"error": {"message": "An unexpected error has occurred", "code": 2}}),
+                                    (502, {"error": {"message": "Bad gateway", "code": 1}})])
+def test_server_error_on_media_publish_is_unconfirmed_not_retried(ctx, influencer, ig, answer):
+    srv, acc = ig(errors={"publish": [answer]})
+    target_id = _claimed(ctx, influencer, acc)
+    assert publish_target(target_id, attempt=1, max_attempts=5)["status"] == "unconfirmed"
+    assert [p for _m, p in srv.calls].count(f"v21.0/{srv.ig_user_id}/media_publish") == 1
+    assert _target(ctx, target_id).status == "unconfirmed"
+
+
+def test_the_targets_own_caption_goes_into_the_container(ctx, influencer, ig):
+    srv, acc = ig()
+    post = service.create_post(ctx, influencer_id=influencer.id, scheduled_at=soon(1), caption="General words",
+                               media_kind="image", media_asset_ids=[make_image_asset(ctx).id],
+                               targets=[{"kind": "instagram_feed", "account_id": acc.id, "caption": "Insta words #mia"}])
+    assert post.targets[0].caption_override == "Insta words #mia" and post.caption == "General words"
+    service.approve_post(ctx, post.id)
+    assert claim(post.targets[0].id, now=utcnow() + timedelta(minutes=2))
+    assert publish_target(post.targets[0].id)["status"] == "published"
+    (container,) = srv.containers.values()
+    assert container["caption"] == "Insta words #mia"
+
+
+def test_feed_aspect_limits_are_inclusive_and_other_video_codecs_are_refused(ctx, influencer, ig):
+    import tempfile
+    from pathlib import Path
+
+    from backend.doctor import ffmpeg_exe
+    from backend.publishing.media import video_problems
+
+    srv, acc = ig()
+    for w, h in ((80, 100), (191, 100)):  # exactly 4:5 and exactly 1.91:1
+        target_id = _claimed(ctx, influencer, acc, assets=[make_image_asset(ctx, w=w, h=h).id])
+        assert publish_target(target_id)["status"] == "published"
+    tall = make_image_asset(ctx, w=79, h=100)  # just taller than 4:5
+    target_id = _claimed(ctx, influencer, acc, assets=[tall.id])
+    with pytest.raises(PermanentError):
+        publish_target(target_id)
+    assert "outside 4:5 to 1.91:1" in _target(ctx, target_id).reason
+    with tempfile.TemporaryDirectory() as d:  # MPEG-4 part 2 video in an MP4, with AAC audio: not H.264
+        out = Path(d) / "m.mp4"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x112:rate=10:duration=3.5",
+                        "-f", "lavfi", "-i", "sine=duration=3.5", "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(out)],
+                       check=True, capture_output=True)
+        problems = video_problems(out.read_bytes(), label="video v")
+        # 15 min 5 s of a tiny 1 fps picture with silent AAC audio: cheap to make, just too long for a reel.
+        long = Path(d) / "long.mp4"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=blue:size=16x16:rate=1:duration=905",
+                        "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "905", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "8k", "-shortest", str(long)], check=True, capture_output=True)
+        assert video_problems(long.read_bytes(), label="long") == ["long: duration 905.0 s is outside 3 s to 15 min"]
+    assert problems == ["video v: video codec must be H.264, this is mpeg4"]
+    assert video_problems(_mp4(3.5), label="ok") == []
+    assert any("MP4" in p for p in video_problems(b"\x1aE\xdf\xa3 not an mp4", label="v"))

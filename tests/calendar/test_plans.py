@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backend.calendar import service
 from backend.calendar.plans import LLM_TOPIC, create_plan, run_plans
@@ -14,7 +14,7 @@ def test_plan_generates_each_slot_once_with_caption_jobs(ctx, influencer, webhoo
                 targets=[{"kind": "webhook", "account_id": webhook_account.id}], lookahead_days=7)
     create_plan(ctx, influencer_id=influencer.id, weekdays=[4], times=["18:00"], topics=[],
                 targets=[{"kind": "webhook", "account_id": webhook_account.id}], lookahead_days=7)
-    now = datetime(2031, 3, 2, 12, 0, tzinfo=timezone.utc)  # a Sunday
+    now = datetime(2031, 3, 2, 12, 0, tzinfo=UTC)  # a Sunday
     created = run_plans(now=now)
     assert len(created) == 3  # Mon 09:00, Wed 09:00, Fri 18:00
     assert run_plans(now=now) == []  # a second pass (or a second scheduler) adds nothing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,6 @@ from backend.context import Ctx
 from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tests.calendar.conftest import soon
-from tests.conftest import make_tenant
 
 
 def _post(ctx, influencer, account, at, **kw):  # type: ignore[no-untyped-def]
@@ -27,8 +26,8 @@ def test_rome_0900_on_both_sides_of_dst_lands_on_the_right_utc_instant(ctx, infl
     last_sunday = max(d for d in range(25, 32) if datetime(year, 3, d).weekday() == 6)
     before = _post(ctx, influencer, webhook_account, datetime(year, 3, last_sunday - 1, 9, 0))  # CET, UTC+1
     after = _post(ctx, influencer, webhook_account, datetime(year, 3, last_sunday + 1, 9, 0))  # CEST, UTC+2
-    assert before.scheduled_at == datetime(year, 3, last_sunday - 1, 8, 0, tzinfo=timezone.utc)
-    assert after.scheduled_at == datetime(year, 3, last_sunday + 1, 7, 0, tzinfo=timezone.utc)
+    assert before.scheduled_at == datetime(year, 3, last_sunday - 1, 8, 0, tzinfo=UTC)
+    assert after.scheduled_at == datetime(year, 3, last_sunday + 1, 7, 0, tzinfo=UTC)
     shown = {p.id: p.local_time for p in service.list_posts(ctx)}
     assert shown[before.id].endswith(" 09:00") and shown[after.id].endswith(" 09:00")
     # Autumn: 09:00 on both sides of the last Sunday of October.
@@ -142,12 +141,95 @@ def test_slots_and_next_free_slot(ctx, influencer, webhook_account):
     set_slots(ctx, influencer.id, [(d, "09:00") for d in range(5)] + [(d, "18:00") for d in range(5)])
     with pytest.raises(InvalidInput):
         set_slots(ctx, influencer.id, [(7, "09:00"), (1, "25:00")])
-    monday_utc = datetime(2031, 3, 3, 0, 0, tzinfo=timezone.utc)  # a Monday
+    monday_utc = datetime(2031, 3, 3, 0, 0, tzinfo=UTC)  # a Monday
     first = next_free_slot(ctx, influencer.id, after=monday_utc)
-    assert first == datetime(2031, 3, 3, 8, 0, tzinfo=timezone.utc)  # 09:00 CET
+    assert first == datetime(2031, 3, 3, 8, 0, tzinfo=UTC)  # 09:00 CET
     _post(ctx, influencer, webhook_account, first, allow_past=True)
     second = next_free_slot(ctx, influencer.id, after=monday_utc)
-    assert second == datetime(2031, 3, 3, 17, 0, tzinfo=timezone.utc)  # 18:00 CET
+    assert second == datetime(2031, 3, 3, 17, 0, tzinfo=UTC)  # 18:00 CET
     # Friday evening is followed by Monday morning: weekends have no slots.
-    friday_night = datetime(2031, 3, 7, 18, 0, tzinfo=timezone.utc)
-    assert next_free_slot(ctx, influencer.id, after=friday_night) == datetime(2031, 3, 10, 8, 0, tzinfo=timezone.utc)
+    friday_night = datetime(2031, 3, 7, 18, 0, tzinfo=UTC)
+    assert next_free_slot(ctx, influencer.id, after=friday_night) == datetime(2031, 3, 10, 8, 0, tzinfo=UTC)
+
+
+def test_a_viewer_changes_nothing(ctx, influencer, webhook_account):
+    from backend.calendar.plans import create_plan, set_plan_active
+    from backend.calendar.slots import set_slots
+    from backend.publishing.accounts import create_account, delete_account
+    from studio.calendar_events import handle_callback
+
+    post = _post(ctx, influencer, webhook_account, soon(120))
+    plan = create_plan(ctx, influencer_id=influencer.id, weekdays=[0], times=["09:00"],
+                       targets=[{"kind": "webhook", "account_id": webhook_account.id}])
+    viewer = make_tenant_user(ctx, "viewer")
+    tries = [
+        lambda: service.update_post(viewer, post.id, caption="x"),
+        lambda: service.reschedule_post(viewer, post.id, soon(600)),
+        lambda: service.submit_post(viewer, post.id),
+        lambda: service.approve_post(viewer, post.id),
+        lambda: service.reject_post(viewer, post.id),
+        lambda: service.publish_now(viewer, post.id),
+        lambda: service.delete_post(viewer, post.id),
+        lambda: service.resolve_unconfirmed(viewer, post.targets[0].id, published=True),
+        lambda: service.retry_target(viewer, post.targets[0].id),
+        lambda: set_slots(viewer, influencer.id, [(0, "09:00")]),
+        lambda: create_plan(viewer, influencer_id=influencer.id, weekdays=[0], times=["09:00"], targets=[{"kind": "webhook"}]),
+        lambda: set_plan_active(viewer, plan.id, False),
+        lambda: create_account(viewer, name="x", kind="webhook", webhook_url="http://127.0.0.1:9/h"),
+        lambda: delete_account(viewer, webhook_account.id),
+    ]
+    for i, call in enumerate(tries):
+        with pytest.raises(PermissionDenied):
+            call()
+            pytest.fail(f"call {i} was allowed")
+    # A drag by a viewer on the calendar is refused on the server too.
+    drag = handle_callback(viewer, {"callback": "eventChange", "eventChange": {"event": {"id": post.id, "start": "2031-05-08T18:00:00Z"}}})
+    assert drag.kind == "refused"
+    after = service.get_post(ctx, post.id)
+    assert (after.caption, after.scheduled_at, after.status) == (post.caption, post.scheduled_at, "draft")
+
+
+def test_the_gap_is_configurable_and_zero_turns_the_warning_off(ctx, influencer, webhook_account, studio_env):
+    studio_env(post_min_gap_minutes="20")
+    first = _post(ctx, influencer, webhook_account, soon(600))
+    assert _post(ctx, influencer, webhook_account, first.scheduled_at + timedelta(minutes=30)).warnings == []
+    close = _post(ctx, influencer, webhook_account, first.scheduled_at + timedelta(minutes=10))
+    assert len(close.warnings) == 1 and "10 min" in close.warnings[0] and "gap 20 min" in close.warnings[0]
+    # A drag next to another post warns as well (the move itself is saved).
+    moved = service.reschedule_post(ctx, first.id, first.scheduled_at + timedelta(minutes=25))
+    assert moved.warnings and moved.scheduled_at == first.scheduled_at + timedelta(minutes=25)
+    studio_env(post_min_gap_minutes="0")
+    assert _post(ctx, influencer, webhook_account, first.scheduled_at + timedelta(minutes=1)).warnings == []
+
+
+def test_unconfirmed_is_resolved_by_a_person_either_way(ctx, influencer, webhook_account):
+    from sqlalchemy import update
+
+    from backend.calendar.models import PostTarget
+    from backend.db import session_scope
+
+    post = _post(ctx, influencer, webhook_account, soon(120), caption="Hi")
+    with pytest.raises(Conflict, match="not unconfirmed"):
+        service.resolve_unconfirmed(ctx, post.targets[0].id, published=True)
+    with session_scope() as s:
+        s.execute(update(PostTarget).where(PostTarget.post_id == post.id).values(status="unconfirmed"))
+    assert service.get_post(ctx, post.id).status == "unconfirmed"
+    # Unconfirmed posts are locked: they may be live already.
+    with pytest.raises(Conflict):
+        service.reschedule_post(ctx, post.id, soon(600))
+    not_live = service.resolve_unconfirmed(ctx, post.targets[0].id, published=False)
+    assert not_live.targets[0].status == "failed" and "checked by a person" in not_live.targets[0].reason
+    again = service.retry_target(ctx, post.targets[0].id)  # an admin sends it again on purpose
+    assert again.targets[0].status == "scheduled"
+
+
+def test_caption_override_per_target_survives_edits(ctx, influencer, webhook_account):
+    post = service.create_post(ctx, influencer_id=influencer.id, scheduled_at=soon(120), caption="Shared",
+                               targets=[{"kind": "webhook", "account_id": webhook_account.id},
+                                        {"kind": "tiktok", "account_id": webhook_account.id, "caption": "Short #fyp"}])
+    overrides = {t.kind: t.caption_override for t in post.targets}
+    assert overrides == {"tiktok": "Short #fyp", "webhook": None}
+    edited = service.update_post(ctx, post.id, caption="Shared, edited")
+    assert {t.kind: t.caption_override for t in edited.targets} == overrides and edited.caption == "Shared, edited"
+    moved = service.reschedule_post(ctx, post.id, soon(300))
+    assert {t.kind: t.caption_override for t in moved.targets} == overrides

@@ -57,11 +57,12 @@ def test_embedded_runner_publishes_a_due_post_through_the_signed_webhook(ctx, in
 
 
 def test_webhook_retries_server_errors_and_fails_on_client_errors(ctx, influencer, studio_env):
+    from backend.calendar.scheduler import claim
     from backend.jobs.errors import PermanentError
     from backend.publishing.accounts import create_account
     from backend.publishing.service import publish_target
-    from backend.calendar.scheduler import claim
 
+    studio_env(publish_poll_interval_s="0.02")  # the in-place retry backoff follows it: no seconds of sleeping
     flaky = WebhookReceiver(SECRET, fail_first=2).start()
     refusing = WebhookReceiver(SECRET, status=422).start()
     try:
@@ -141,3 +142,53 @@ def test_two_schedulers_on_postgres_and_redis_publish_300_targets_exactly_once(p
         assert s.scalar(select(func.count()).select_from(Job).where(Job.type == "calendar.publish")) == 300
         # Every claim was linked to its job (no orphan left for recover_orphans).
         assert s.scalar(select(func.count()).select_from(PostTarget).where(PostTarget.job_id.is_(None))) == 0
+
+
+def test_webhook_retries_a_timeout_and_sends_the_per_target_caption(ctx, influencer, studio_env):
+    """A timed-out delivery is sent again (same delivery id, so the receiver can drop the repeat),
+    signed each time; the payload carries the target's own caption and the post's media URLs."""
+    from backend.calendar.scheduler import claim
+    from backend.publishing.accounts import create_account
+    from backend.publishing.service import publish_target
+    from backend.publishing.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+    from tests.calendar.conftest import make_image_asset
+
+    studio_env(publish_http_timeout_s="0.5", publish_poll_interval_s="0.02",
+               public_media_base_url="https://media.example.test")
+    slow = WebhookReceiver(SECRET, slow_first=1, slow_s=2).start()
+    try:
+        acc = create_account(ctx, name="hook", kind="webhook", webhook_url=slow.url, webhook_secret=SECRET)
+        assets = [make_image_asset(ctx).id, make_image_asset(ctx).id]
+        post = service.create_post(ctx, influencer_id=influencer.id, scheduled_at=utcnow(), allow_past=True,
+                                   caption="The post's caption", media_kind="carousel", media_asset_ids=assets,
+                                   targets=[{"kind": "tiktok", "account_id": acc.id, "caption": "TikTok words #fyp"},
+                                            {"kind": "webhook", "account_id": acc.id}])
+        service.approve_post(ctx, post.id)
+        by_kind = {t.kind: t.id for t in post.targets}
+        for tid in by_kind.values():
+            assert claim(tid, now=utcnow())
+            assert publish_target(tid)["status"] == "published"
+    finally:
+        slow.stop()
+    assert slow.requests == 3 and slow.deliveries[by_kind["tiktok"]] == 2  # the timed-out one, then the retry
+    assert slow.bad_signatures == 0 and all(h[SIGNATURE_HEADER].startswith("sha256=") and h[TIMESTAMP_HEADER] for h in slow.headers)
+    assert [h[DELIVERY_HEADER] for h in slow.headers] == [by_kind["tiktok"]] * 2 + [by_kind["webhook"]]
+    captions = {b["target"]: b["caption"] for b in slow.bodies}
+    assert captions == {"tiktok": "TikTok words #fyp", "webhook": "The post's caption"}
+    body = slow.bodies[-1]
+    assert body["media_kind"] == "carousel" and [m["asset_id"] for m in body["media"]] == assets
+    assert all(m["url"].startswith("https://media.example.test/") for m in body["media"])
+    assert {"scheduled_at", "published_at", "post_id", "target_id", "influencer_id"} <= set(body)
+
+
+def test_publish_now_sends_only_that_post(ctx, influencer, webhook_account, studio_env):
+    """``send_post`` (behind ``posts publish-now``) claims the post's own targets; other due posts
+    stay for the schedulers, and a racing scheduler cannot claim the same target again."""
+    from backend.calendar.scheduler import send_post
+
+    mine = _approved(ctx, influencer, webhook_account, utcnow() + timedelta(days=1))
+    other = _approved(ctx, influencer, webhook_account, utcnow() - timedelta(minutes=1))
+    service.publish_now(ctx, mine.id)
+    assert send_post(mine.id) == [mine.targets[0].id]
+    assert service.get_post(ctx, other.id).targets[0].status == "scheduled"
+    assert send_post(mine.id) == [] and run_once().claimed == [other.targets[0].id]

@@ -85,6 +85,11 @@ def test_invalid_requests(ctx, other_ctx):
         submit_images(ctx, prompt="x", scheduler="magic")
     with pytest.raises(InvalidInput):
         submit_images(ctx, prompt="x", workflow="img2img")
+    for n in (0, 9):
+        with pytest.raises(InvalidInput):
+            submit_images(ctx, prompt="x", num_images=n)
+    with pytest.raises(InvalidInput, match="multiples of 8"):
+        submit_images(ctx, prompt="x", width=512, height=516)
     # presets are accepted although 1350 is not a multiple of 8 (rendered at 1352, cropped)
     from backend.generation.images import render_size
 

@@ -199,3 +199,63 @@ def test_gallery_lora_filter_shows_lora_names(ctx, demo_sd15):
     assert any("1 asset(s)" in c.value for c in at.caption)
     btn(at, "Open").click().run()
     assert any("Zoe × 0.7" in str(df.value) for df in at.dataframe)
+
+
+def test_gallery_influencer_rating_and_date_filters_and_download(ctx):
+    from datetime import date, timedelta
+
+    mia = influencers.create_influencer(ctx, name="Mia")
+    influencers.create_influencer(ctx, name="Zoe")
+    a = assets.create_asset_from_bytes(ctx, kind="image", data=png("red"), filename="a.png", mime="image/png", width=32,
+                                       height=32, params={"seed": 1}, prompt="mia at the beach", influencer_id=mia.id)
+    b = assets.create_asset_from_bytes(ctx, kind="image", data=png("blue"), filename="b.png", mime="image/png", width=32,
+                                       height=32, params={"seed": 2}, prompt="nobody")
+    assets.rate_asset(ctx, b.id, 5)
+    at = page("pages/gallery.py", ctx)
+    assert at.selectbox(key="g-inf").options == ["(any)", "Mia", "Zoe"]
+    at.selectbox(key="g-inf").select("Mia").run()
+    assert any("1 asset(s)" in c.value for c in at.caption)
+    at.selectbox(key="g-inf").select("(any)").run()
+    at.select_slider(key="g-rating").set_value(4).run()
+    assert any("1 asset(s)" in c.value for c in at.caption)
+    at.select_slider(key="g-rating").set_value(0).run()
+    at.date_input(key="g-dates").set_value((date.today() - timedelta(days=3), date.today() - timedelta(days=1))).run()
+    assert any("0 asset(s)" in c.value for c in at.caption)
+    at.date_input(key="g-dates").set_value((date.today() - timedelta(days=1), date.today() + timedelta(days=1))).run()
+    assert any("2 asset(s)" in c.value for c in at.caption)
+    opened = next(b for b in at.button if b.label == "Open" and a.id in b.key)
+    opened.click().run()
+    assert not at.exception and at.session_state["gallery_open"] == a.id
+    assert [d for d in at.get("download_button") if d.proto.label == "Download"]
+
+
+def test_generate_page_post_flow_caption_then_image_from_the_edited_prompt(ctx, llm_server, demo_sd15, embedded_workers):
+    import json
+
+    from tests.generation.servers import chat_answer
+
+    inf = influencers.create_influencer(ctx, name="Mia", trigger_word="ohwx")
+    llm_server.add(chat_answer(json.dumps({"caption": "Sunday brunch", "hashtags": ["brunch"],
+                                           "image_prompt": "ohwx woman at brunch", "alt_text": "A brunch table."})))
+    at = page("pages/generate.py", ctx)
+    assert not at.exception and not at.info  # a key is set: no "how to set a key" message
+    at.text_area(key="post-topic").input("brunch")
+    btn(at, "Write caption").click().run()
+    done = jobs.wait(ctx, at.session_state["caption_job"], timeout_s=60)
+    assert done.status == "succeeded", done.error
+    at.run()
+    assert at.text_area(key="plan-caption").value == "Sunday brunch"
+    assert at.text_input(key="plan-hashtags").value == "#brunch"
+    assert at.text_area(key="plan-prompt").value == "ohwx woman at brunch"
+    at.text_area(key="plan-prompt").input("ohwx woman at brunch, golden hour")  # every part is editable
+    at.selectbox(key="post-img-size").select("custom")
+    at.run()
+    at.number_input(key="post-img-w").set_value(64)
+    at.number_input(key="post-img-h").set_value(64)
+    at.number_input(key="post-img-steps").set_value(2)
+    btn(at, "Generate image").click().run()
+    assert not at.exception, at.exception
+    image = jobs.wait(ctx, at.session_state["post_image_job"], timeout_s=120)
+    assert image.status == "succeeded", image.error
+    assert image.payload["prompt"] == "ohwx woman at brunch, golden hour" and image.payload["influencer_id"] == inf.id
+    assert assets.get_asset(ctx, image.result["asset_ids"][0]).influencer_id == inf.id

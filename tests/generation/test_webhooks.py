@@ -53,6 +53,12 @@ def test_completed_event_signed_and_retried_after_500(ctx, receiver):
     assert event["data"]["asset_ids"] == []
     (d,) = webhooks.list_deliveries(ctx)
     assert d.attempts == 2 and d.response_code == 200 and d.source_job_id == job.id
+    # the delivery log on the Webhooks page (admins only)
+    from tests.generation.test_pages import page
+
+    log = page("pages/webhooks.py", ctx).dataframe[0].value
+    assert list(log["job"]) == [job.id] and list(log["status"]) == ["delivered"] and list(log["attempts"]) == [2]
+    assert list(log["code"]) == [200]
 
 
 def test_failed_event_carries_the_error_and_filters_apply(ctx, receiver):
