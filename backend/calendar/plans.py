@@ -18,7 +18,8 @@ from backend.calendar.models import PlanOccurrence, PlanOut, Post, PostTarget, R
 from backend.calendar.slots import _clean
 from backend.context import Ctx, system_ctx
 from backend.db import session_scope, utcnow
-from backend.errors import DomainError, InvalidInput, NotFound
+from backend.errors import DomainError, InvalidInput
+from backend.tenancy import get_owned
 
 LLM_TOPIC = "a fresh, timely topic of your choice that fits this persona (you suggest it)"
 # What a plan may fix about its images; prompt, LoRA and influencer come from the caption and influencer.
@@ -80,9 +81,7 @@ def list_plans(ctx: Ctx, *, influencer_id: str | None = None) -> list[PlanOut]:
 def set_plan_active(ctx: Ctx, plan_id: str, active: bool) -> PlanOut:
     ctx.require("editor")
     with session_scope() as s:
-        p = s.get(RecurringPlan, plan_id)
-        if p is None or p.tenant_id != ctx.tenant_id:
-            raise NotFound("plan", plan_id)
+        p = get_owned(s, RecurringPlan, ctx, plan_id, kind="plan")
         p.active = active
         return _out(p)
 

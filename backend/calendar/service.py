@@ -25,7 +25,8 @@ from backend.calendar.models import (
 from backend.calendar.timezones import format_local, local_to_utc, workspace_tz
 from backend.context import Ctx
 from backend.db import session_scope, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.errors import Conflict, InvalidInput, PermissionDenied
+from backend.tenancy import get_owned
 from backend.validation import parse
 
 # How a post's colour and label are chosen from its targets: the first status present wins.
@@ -57,10 +58,7 @@ def _post_out(p: Post, targets: list[PostTarget], tz, warnings: list[str] | None
 
 
 def _own_post(s, ctx: Ctx, post_id: str) -> Post:  # type: ignore[no-untyped-def]
-    p = s.get(Post, post_id) if post_id else None
-    if p is None or p.tenant_id != ctx.tenant_id:
-        raise NotFound("post", post_id)
-    return p
+    return get_owned(s, Post, ctx, post_id, kind="post")
 
 
 def _targets(s, post_id: str) -> list[PostTarget]:  # type: ignore[no-untyped-def]
@@ -117,9 +115,7 @@ def _check_targets(s, ctx: Ctx, targets: list[TargetIn], media_kind: str) -> Non
             reasons.append("an Instagram reel needs a video")
         if not t.account_id:
             continue  # allowed while drafting; approval checks it
-        acc = s.get(PublishAccount, t.account_id)
-        if acc is None or acc.tenant_id != ctx.tenant_id:
-            raise NotFound("publishing account", t.account_id)
+        acc = get_owned(s, PublishAccount, ctx, t.account_id, kind="publishing account")
         if (acc.kind == "instagram") != (t.kind in INSTAGRAM_KINDS):
             reasons.append(f"{t.kind} cannot publish through the {acc.kind} account {acc.name!r}")
     if reasons:
@@ -382,9 +378,7 @@ def resolve_unconfirmed(ctx: Ctx, target_id: str, *, published: bool, permalink:
     """A person checked an unconfirmed target on the network: mark it published or failed."""
     ctx.require("editor")
     with session_scope() as s:
-        t = s.get(PostTarget, target_id)
-        if t is None or t.tenant_id != ctx.tenant_id:
-            raise NotFound("target", target_id)
+        t = get_owned(s, PostTarget, ctx, target_id, kind="target")
         if t.status != "unconfirmed":
             raise Conflict(f"target is {t.status}, not unconfirmed")
         if published:
@@ -400,9 +394,7 @@ def retry_target(ctx: Ctx, target_id: str) -> PostOut:
     if not ctx.is_admin:
         raise PermissionDenied("only admins re-publish")
     with session_scope() as s:
-        t = s.get(PostTarget, target_id)
-        if t is None or t.tenant_id != ctx.tenant_id:
-            raise NotFound("target", target_id)
+        t = get_owned(s, PostTarget, ctx, target_id, kind="target")
         if t.status != "failed":
             raise Conflict(f"target is {t.status}, not failed")
         t.status, t.reason, t.due_at, t.job_id, t.claimed_at = "scheduled", None, max(t.due_at, utcnow()), None, None
@@ -430,9 +422,7 @@ def publish_now(ctx: Ctx, post_id: str) -> PostOut:
 def attempts(ctx: Ctx, target_id: str) -> list[AttemptOut]:
     """The publish log of one target, oldest first."""
     with session_scope() as s:
-        t = s.get(PostTarget, target_id)
-        if t is None or t.tenant_id != ctx.tenant_id:
-            raise NotFound("target", target_id)
+        t = get_owned(s, PostTarget, ctx, target_id, kind="target")
         rows = s.scalars(select(PublishAttempt).where(PublishAttempt.target_id == target_id).order_by(PublishAttempt.at, PublishAttempt.id))
         return [AttemptOut.model_validate(a, from_attributes=True) for a in rows]
 

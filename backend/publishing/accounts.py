@@ -9,8 +9,9 @@ from sqlalchemy import select
 from backend.calendar.models import ACCOUNT_KINDS, AccountOut, PublishAccount
 from backend.context import Ctx
 from backend.db import session_scope
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.publishing.crypto import decrypt, encrypt
+from backend.tenancy import get_owned
 
 
 def _out(a: PublishAccount) -> AccountOut:
@@ -63,25 +64,19 @@ def list_accounts(ctx: Ctx, *, influencer_id: str | None = None) -> list[Account
 
 def get_account(ctx: Ctx, account_id: str) -> AccountOut:
     with session_scope() as s:
-        a = s.get(PublishAccount, account_id) if account_id else None
-        if a is None or a.tenant_id != ctx.tenant_id:
-            raise NotFound("publishing account", account_id)
+        a = get_owned(s, PublishAccount, ctx, account_id, kind="publishing account")
         return _out(a)
 
 
 def account_secret(ctx: Ctx, account_id: str) -> str:
     """The decrypted token or secret (publishers only; never shown)."""
     with session_scope() as s:
-        a = s.get(PublishAccount, account_id) if account_id else None
-        if a is None or a.tenant_id != ctx.tenant_id:
-            raise NotFound("publishing account", account_id)
+        a = get_owned(s, PublishAccount, ctx, account_id, kind="publishing account")
         return decrypt(a.secret_encrypted)
 
 
 def delete_account(ctx: Ctx, account_id: str) -> None:
     ctx.require("admin")
     with session_scope() as s:
-        a = s.get(PublishAccount, account_id)
-        if a is None or a.tenant_id != ctx.tenant_id:
-            raise NotFound("publishing account", account_id)
+        a = get_owned(s, PublishAccount, ctx, account_id, kind="publishing account")
         s.delete(a)
