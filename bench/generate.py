@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -64,19 +65,26 @@ def main() -> None:
             pipe.unload_lora_weights()
 
     builtin_once(), bare_once()  # warm up both paths
-    times = {"bare": 0.0, "builtin": 0.0}
-    for _ in range(args.images):  # interleaved so drift hits both equally
-        for name, fn in (("bare", bare_once), ("builtin", builtin_once)):
+    load_before = os.getloadavg()[0]
+    laps: dict[str, list[float]] = {"bare": [], "builtin": []}
+    for i in range(args.images):  # interleaved, alternating who goes first, so drift hits both equally
+        order = (("bare", bare_once), ("builtin", builtin_once))
+        for name, fn in (order if i % 2 == 0 else order[::-1]):
             sync()
             t = time.perf_counter()
             fn()
             sync()
-            times[name] += time.perf_counter() - t
+            laps[name].append(time.perf_counter() - t)
     n = args.images
+    times = {k: sum(v) for k, v in laps.items()}
+    # The median of per-pair ratios resists the bursts of other processes on a shared machine.
+    pair_ratios = sorted(b / a for a, b in zip(laps["bare"], laps["builtin"], strict=True))
     print(f"device={backend.device} model={args.base_model} size={args.size} steps={args.steps} lora={not args.no_lora}")
+    print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"bare diffusers: {n / times['bare']:.3f} images/s ({times['bare'] / n:.3f} s/image)")
     print(f"builtin backend: {n / times['builtin']:.3f} images/s ({times['builtin'] / n:.3f} s/image)")
-    print(f"ratio builtin/bare time: {times['builtin'] / times['bare']:.3f} (goal <= 1.05)")
+    print(f"ratio builtin/bare time: {times['builtin'] / times['bare']:.3f} (goal <= 1.05); "
+          f"median of {n} pairs: {statistics.median(pair_ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
@@ -30,8 +30,8 @@ with st.sidebar:
 
 since = until = None
 if isinstance(dates, (list, tuple)) and len(dates) >= 1:
-    since = datetime.combine(dates[0], time.min, tzinfo=timezone.utc)
-    until = datetime.combine(dates[-1], time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    since = datetime.combine(dates[0], time.min, tzinfo=UTC)
+    until = datetime.combine(dates[-1], time.min, tzinfo=UTC) + timedelta(days=1)
 filters = dict(influencer_id=influencer_id, lora_id=None if lora == "(any)" else lora, since=since, until=until,
                min_rating=min_rating or None, text=text or None)
 total = assets.count_assets(ctx, **filters)

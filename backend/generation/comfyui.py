@@ -19,7 +19,7 @@ import httpx
 
 from backend.context import Ctx
 from backend.errors import InvalidInput
-from backend.generation.images import CancelFn, ProgressFn, RenderedImage, RenderJob, centre_crop, render_size
+from backend.generation.images import CancelFn, ImageFn, ProgressFn, RenderedImage, RenderJob, centre_crop, render_size
 from backend.jobs.errors import JobCancelled, PermanentError, TransientError
 from backend.settings import get_settings
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from backend.context import Ctx
 from backend.db import new_id, session_scope
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.generation.models import ASSET_KINDS, Asset, AssetOut
 from backend.storage import get_storage, object_key
 from backend.storage.keys import prefix_of
+from backend.tenancy import get_owned
 
 THUMB_SIDE = 384
 _STORAGE_KIND = {"image": "images", "video": "videos"}
@@ -24,10 +25,7 @@ def _out(a: Asset) -> AssetOut:
 
 
 def _own(s, ctx: Ctx, asset_id: str) -> Asset:  # type: ignore[no-untyped-def]
-    a = s.get(Asset, asset_id) if asset_id else None
-    if a is None or a.tenant_id != ctx.tenant_id:
-        raise NotFound("asset", asset_id)
-    return a
+    return get_owned(s, Asset, ctx, asset_id, kind="asset")
 
 
 def image_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:

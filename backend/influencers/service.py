@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.context import Ctx
 from backend.db import new_id, session_scope
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.influencers.documents import extract_text
 from backend.influencers.models import Influencer, InfluencerFields, InfluencerOut, StyleDocument, StyleDocumentOut
 from backend.jobs import service as jobs
@@ -16,6 +16,7 @@ from backend.jobs.models import JobOut
 from backend.jobs.specs import JobSpec, register
 from backend.storage import get_storage, object_key
 from backend.storage.keys import prefix_of
+from backend.tenancy import get_owned
 from backend.validation import parse
 
 PROFILE_JOB = register(JobSpec("persona.profile", queue="cpu", max_attempts=4, time_limit_s=600, backoff_s=5))
@@ -26,10 +27,7 @@ def _out(row: Influencer) -> InfluencerOut:
 
 
 def _own(s, ctx: Ctx, influencer_id: str) -> Influencer:  # type: ignore[no-untyped-def]
-    row = s.get(Influencer, influencer_id) if influencer_id else None
-    if row is None or row.tenant_id != ctx.tenant_id:
-        raise NotFound("influencer", influencer_id)
-    return row
+    return get_owned(s, Influencer, ctx, influencer_id, kind="influencer")
 
 
 def _check_lora(ctx: Ctx, lora_id: str | None) -> None:
@@ -155,10 +153,7 @@ def delete_style_document(ctx: Ctx, document_id: str) -> None:
     """Remove one style document."""
     ctx.require("editor")
     with session_scope() as s:
-        d = s.get(StyleDocument, document_id)
-        if d is None or d.tenant_id != ctx.tenant_id:
-            raise NotFound("style document", document_id)
-        s.delete(d)
+        s.delete(get_owned(s, StyleDocument, ctx, document_id, kind="style document"))
     get_storage().delete_prefix(prefix_of(ctx.tenant_id, "docs", document_id))
 
 

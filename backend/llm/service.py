@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -38,7 +38,7 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
 # -- budget --------------------------------------------------------------------------------------
 def month_start(now: datetime | None = None) -> datetime:
     now = now or utcnow()
-    return datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+    return datetime(now.year, now.month, 1, tzinfo=UTC)
 
 
 def monthly_budget(ctx: Ctx) -> float:

@@ -19,13 +19,14 @@ from sqlalchemy import select
 
 from backend.context import Ctx, system_ctx
 from backend.db import session_scope, utcnow
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.jobs import service as jobs
 from backend.jobs.errors import PermanentError, TransientError
 from backend.jobs.hooks import on_job_finished
 from backend.jobs.models import JobOut
 from backend.jobs.specs import JobSpec, register
 from backend.settings import get_settings
+from backend.tenancy import get_owned
 from backend.webhooks.models import EVENTS, Webhook, WebhookDelivery, WebhookDeliveryOut, WebhookOut
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,7 @@ def create_webhook(ctx: Ctx, *, url: str, events: list[str] | None = None, job_t
 
 
 def _own(s, ctx: Ctx, webhook_id: str) -> Webhook:  # type: ignore[no-untyped-def]
-    w = s.get(Webhook, webhook_id) if webhook_id else None
-    if w is None or w.tenant_id != ctx.tenant_id:
-        raise NotFound("webhook", webhook_id)
-    return w
+    return get_owned(s, Webhook, ctx, webhook_id, kind="webhook")
 
 
 def list_webhooks(ctx: Ctx) -> list[WebhookOut]:
@@ -174,9 +172,7 @@ def deliver(ctx: Ctx, delivery_id: str, *, attempt: int, max_attempts: int) -> d
     """POST one delivery; TransientError (with backoff) on 5xx, 429 and network errors."""
     settings = get_settings()
     with session_scope() as s:
-        d = s.get(WebhookDelivery, delivery_id)
-        if d is None or d.tenant_id != ctx.tenant_id:
-            raise NotFound("webhook delivery", delivery_id)
+        d = get_owned(s, WebhookDelivery, ctx, delivery_id, kind="webhook delivery")
         w = s.get(Webhook, d.webhook_id)
         if w is None:
             d.status, d.error = "failed", "the webhook was deleted"

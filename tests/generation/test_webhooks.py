@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from backend.errors import InvalidInput, NotFound, PermissionDenied
 from backend.context import Ctx
+from backend.errors import InvalidInput, NotFound, PermissionDenied
 from backend.jobs import service as jobs
 from backend.webhooks import service as webhooks
 from tests.conftest import wait_until

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from backend.generation.content import (
-    CaptionAnswer, ProfileAnswer, caption_messages, make_plan, profile_messages, trigger_word_for,
+    CaptionAnswer,
+    ProfileAnswer,
+    caption_messages,
+    make_plan,
+    profile_messages,
+    trigger_word_for,
 )
 from backend.influencers.service import get_influencer, style_document_texts, update_influencer
 from backend.jobs.errors import PermanentError

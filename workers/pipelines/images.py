@@ -10,7 +10,15 @@ from typing import Any
 # torch and diffusers are imported inside the functions that render: importing them here would
 # add seconds to the start of every worker process (cpu workers never render).
 from backend.generation.images import (
-    CancelFn, ImageFn, LoraFile, ProgressFn, RenderedImage, RenderJob, asset_params, centre_crop, png_with_metadata,
+    CancelFn,
+    ImageFn,
+    LoraFile,
+    ProgressFn,
+    RenderedImage,
+    RenderJob,
+    asset_params,
+    centre_crop,
+    png_with_metadata,
     render_size,
 )
 from backend.generation.service import asset_bytes, create_asset_from_bytes, delete_asset, list_assets
