@@ -422,7 +422,7 @@ def publish_now(ctx: Ctx, post_id: str) -> PostOut:
 def attempts(ctx: Ctx, target_id: str) -> list[AttemptOut]:
     """The publish log of one target, oldest first."""
     with session_scope() as s:
-        t = get_owned(s, PostTarget, ctx, target_id, kind="target")
+        get_owned(s, PostTarget, ctx, target_id, kind="target")  # another workspace's target: not found
         rows = s.scalars(select(PublishAttempt).where(PublishAttempt.target_id == target_id).order_by(PublishAttempt.at, PublishAttempt.id))
         return [AttemptOut.model_validate(a, from_attributes=True) for a in rows]
 

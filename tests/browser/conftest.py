@@ -64,6 +64,9 @@ CHROMIUM_ARGS = [
 ]
 # Generous: a passing test never waits for these; a loaded 2-core CI machine sometimes needs them.
 TIMEOUT_MS = 60_000
+# A CPU job in the server's in-process worker (the demo model is built on first use, then a few
+# steps): seconds on an idle machine, minutes on a loaded one. Only a failing test waits this long.
+JOB_TIMEOUT_MS = 300_000
 COOKIE = "studio_auth"  # the re-login cookie (settings.cookie_name default)
 ADMIN = {"workspace": "Acme Studio", "username": "admin", "password": "password123"}
 
@@ -297,6 +300,9 @@ def page(browser, request):  # type: ignore[no-untyped-def]
     if request.node.stash.get(_FAILED, False):
         try:
             screenshot(pg, f"FAILED_{request.node.name}")
+            # The main area scrolls inside its own container, so the screenshot may miss the bottom.
+            text = pg.get_by_test_id("stMain").inner_text(timeout=5_000)
+            (ARTIFACTS / f"FAILED_{request.node.name}.txt").write_text(f"{pg.url}\n\n{text}")
         except Exception:  # noqa: BLE001 - the browser may be gone
             pass
     context.close()

@@ -30,7 +30,7 @@ def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_ser
     goto_page(page, "Calendar")
     wait_for_text(page, "0 post(s)")
     cal = calendar_frame(page)
-    cal.locator(".fc-daygrid-day").first.wait_for(timeout=60_000)
+    cal.locator(".fc-daygrid-day").first.wait_for()
     day = date.today() + timedelta(days=2)
     if day.month != date.today().month:
         cal.locator(".fc-next-button").click()
@@ -45,7 +45,7 @@ def test_create_a_post_from_the_calendar_and_see_it_in_the_month_view(studio_ser
     if day.month != date.today().month:
         cal.locator(".fc-next-button").click()
     event = cal.locator(f".fc-daygrid-day[data-date='{day.isoformat()}'] .fc-event", has_text="Browser launch post")
-    event.wait_for(timeout=60_000)
+    event.wait_for()
     screenshot(page, "calendar_month")
     listed = studio_server.backend("posts", "list", "--tenant", "acme-studio", "--json")
     assert "Browser launch post" in listed.stdout and f"{day.isoformat()} 09:00" in listed.stdout

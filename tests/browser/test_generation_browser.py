@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, wait_for_text, wait_idle
+from tests.browser.conftest import JOB_TIMEOUT_MS, fill, goto_page, screenshot, setup_and_login, submit, wait_for_text, wait_idle
 
 pytestmark = pytest.mark.browser
 PROMPT = "a lighthouse at dusk, ohwx"
@@ -32,7 +32,7 @@ def test_generate_an_image_and_find_it_in_the_gallery(studio_server, page):
     fill(page, "Seed (empty = random)", "42")
     submit(page, "Generate", {"Prompt": PROMPT, "Width": "64", "Height": "64", "Steps": "3", "Seed (empty = random)": "42"})
     # The demo model is built on first use, then the job runs on the server's in-process gpu worker.
-    wait_for_text(page, "Saved to the Gallery", timeout_ms=90_000)
+    wait_for_text(page, "Saved to the Gallery", timeout_ms=JOB_TIMEOUT_MS)
     wait_for_text(page, "seed 42")
     wait_idle(page)
     preview = page.get_by_test_id("stMain").locator("[data-testid='stImage'] img")

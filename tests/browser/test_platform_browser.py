@@ -24,14 +24,14 @@ def test_setup_login_and_jobs_page(studio_server, page):
     wait_for_text(page, "1 job")
     page.goto(f"{base}/jobs?job={job_id}")  # the detail view opens from the URL
     wait_for_text(page, f"Job {job_id}")
-    wait_for_text(page, "sleeping —", timeout_ms=60_000)  # the server's embedded worker runs it
+    wait_for_text(page, "sleeping —")  # the server's embedded worker runs it
     page.get_by_role("button", name="Cancel").wait_for()
     page.wait_for_timeout(1500)  # let the in-place refresh advance the bar once more
     shot = screenshot(page, "platform_jobs")
     assert shot.stat().st_size > 10_000
 
     submit(page, page.get_by_role("button", name="Cancel"))
-    wait_for_text(page, "cancelled", timeout_ms=60_000)
+    wait_for_text(page, "cancelled")
     done = studio_server.backend("jobs", "show", "--tenant", "acme-studio", "--json", job_id)
     assert '"status": "cancelled"' in done.stdout
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import fill, goto_page, screenshot, setup_and_login, submit, upload_files, wait_for_text, wait_idle
+from tests.browser.conftest import JOB_TIMEOUT_MS, fill, goto_page, screenshot, setup_and_login, submit, upload_files, wait_for_text, wait_idle
 from tests.browser.test_generation_browser import set_number
 from tests.datasets.imagegen import png
 
@@ -44,10 +44,10 @@ def test_photos_to_trained_lora_on_one_page(studio_server, page, tmp_path):
     page.get_by_test_id("stMetric").filter(has_text="Total steps").filter(has_text="4").first.wait_for()
     submit(page, "Start training")
     # The demo model is built on first use, then the run trains on the server's in-process gpu worker.
-    wait_for_text(page, "step 4/4 — 100%", timeout_ms=90_000)
-    wait_for_text(page, "LoRA Mia LoRA ready", timeout_ms=30_000)
+    wait_for_text(page, "step 4/4 — 100%", timeout_ms=JOB_TIMEOUT_MS)
+    wait_for_text(page, "LoRA Mia LoRA ready")
     # The controls update in place too: a finished run has no Stop / Save now any more.
-    page.get_by_role("button", name="Stop (keep checkpoint)").wait_for(state="detached", timeout=30_000)
+    page.get_by_role("button", name="Stop (keep checkpoint)").wait_for(state="detached")
     wait_idle(page)
     page.get_by_role("button", name="Download LoRA at step 2").wait_for()
     page.get_by_role("button", name="Download the LoRA (.safetensors)").wait_for()
