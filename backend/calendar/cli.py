@@ -7,38 +7,30 @@ import signal
 import sys
 import threading
 
-from backend.cli.common import add_json, add_tenant, emit, tenant_ctx
+from backend.cli.common import add_json, emit, tenant_ctx, tenant_parser
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("posts", help="list, import, export and publish calendar posts")
     psub = p.add_subparsers(dest="posts_command", required=True)
 
-    lp = psub.add_parser("list", help="posts of a workspace")
-    add_tenant(lp)
-    add_json(lp)
+    lp = tenant_parser(psub, "list", help="posts of a workspace")
     lp.add_argument("--from", dest="start", help="YYYY-MM-DD[ HH:MM] in the workspace's time zone")
     lp.add_argument("--to", dest="end")
     lp.add_argument("--status")
     lp.add_argument("--influencer")
     lp.set_defaults(func=cmd_list)
 
-    ip = psub.add_parser("import", help="create or update posts from a CSV file ('-' for stdin)")
-    add_tenant(ip)
-    add_json(ip)
+    ip = tenant_parser(psub, "import", help="create or update posts from a CSV file ('-' for stdin)")
     ip.add_argument("file")
     ip.set_defaults(func=cmd_import)
 
-    ep = psub.add_parser("export", help="posts as CSV or iCalendar")
-    add_tenant(ep)
+    ep = tenant_parser(psub, "export", help="posts as CSV or iCalendar")  # --json: a summary of what --out got
     ep.add_argument("--format", choices=["csv", "ics"], default="csv")
     ep.add_argument("--out", help="file to write (default: stdout)")
-    add_json(ep)  # with --out: a JSON summary of what was written
     ep.set_defaults(func=cmd_export)
 
-    np = psub.add_parser("publish-now", help="publish an approved post now")
-    add_tenant(np)
-    add_json(np)
+    np = tenant_parser(psub, "publish-now", help="publish an approved post now")
     np.add_argument("post_id")
     np.add_argument("--no-wait", action="store_true", help="return once the publish jobs are sent")
     np.set_defaults(func=cmd_publish_now)

@@ -19,6 +19,15 @@ def add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON meant for machines")
 
 
+def tenant_parser(sub: argparse._SubParsersAction, name: str, *, json: bool = True, **kwargs: Any) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """A sub-command that acts inside one workspace: ``--tenant`` and (by default) ``--json``."""
+    p = sub.add_parser(name, **kwargs)
+    add_tenant(p)
+    if json:
+        add_json(p)
+    return p
+
+
 def tenant_ctx(slug: str) -> Ctx:
     """An operator's admin context inside the workspace ``slug``."""
     from backend.accounts.service import tenant_by_slug
@@ -38,7 +47,6 @@ def emit(data: Any, *, as_json: bool, text: str | None = None) -> None:
 def wait_for_job(ctx: Ctx, job: JobOut, *, timeout_s: float = 24 * 3600, quiet: bool = False) -> JobOut:
     """Wait for ``job``; with the embedded broker, run the workers inside this process first."""
     from backend.jobs import service as jobs
-
     from workers.runner import ensure_embedded_workers
 
     ensure_embedded_workers()  # no-op on Redis: a worker process runs it

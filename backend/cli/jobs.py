@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_json, add_tenant, emit, job_exit_code, tenant_ctx, wait_for_job
+from backend.cli.common import emit, job_exit_code, tenant_ctx, tenant_parser, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("jobs", help="list, inspect, cancel and retry jobs")
     jsub = p.add_subparsers(dest="jobs_command", required=True)
-    lp = jsub.add_parser("list")
-    add_tenant(lp)
-    add_json(lp)
+    lp = tenant_parser(jsub, "list")
     lp.add_argument("--status")
     lp.add_argument("--type", dest="job_type")
     lp.add_argument("--limit", type=int, default=50)
     lp.set_defaults(func=cmd_list)
     for name, fn in (("show", cmd_show), ("cancel", cmd_cancel), ("retry", cmd_retry)):
-        sp = jsub.add_parser(name)
-        add_tenant(sp)
-        add_json(sp)
+        sp = tenant_parser(jsub, name)
         sp.add_argument("job_id")
         sp.set_defaults(func=fn)
         if name == "retry":

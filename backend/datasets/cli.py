@@ -6,56 +6,42 @@ import argparse
 import sys
 from pathlib import Path
 
-from backend.cli.common import add_json, add_tenant, emit, tenant_ctx, wait_for_job
+from backend.cli.common import emit, tenant_ctx, tenant_parser, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("dataset", help="create, import, inspect and export datasets")
     dsub = p.add_subparsers(dest="dataset_command", required=True)
 
-    lp = dsub.add_parser("list", help="the workspace's datasets")
-    add_tenant(lp)
-    add_json(lp)
+    lp = tenant_parser(dsub, "list", help="the workspace's datasets")
     lp.add_argument("--sort", choices=["name", "created", "images"], default="created")
     lp.add_argument("--limit", type=int, default=100)
     lp.add_argument("--offset", type=int, default=0)
     lp.set_defaults(func=cmd_list)
 
-    cp = dsub.add_parser("create", help="create an empty dataset")
-    add_tenant(cp)
-    add_json(cp)
+    cp = tenant_parser(dsub, "create", help="create an empty dataset")
     _add_fields(cp)
     cp.set_defaults(func=cmd_create)
 
-    ip = dsub.add_parser("import", help="upload a folder or a .zip into a dataset (created when new) and wait")
-    add_tenant(ip)
-    add_json(ip)
+    ip = tenant_parser(dsub, "import", help="upload a folder or a .zip into a dataset (created when new) and wait")
     _add_fields(ip)
     ip.add_argument("path", type=Path, help="a folder or a .zip (kohya layout: repeats from folder names)")
     ip.set_defaults(func=cmd_import)
 
-    sp = dsub.add_parser("show", help="a dataset with its images")
-    add_tenant(sp)
-    add_json(sp)
+    sp = tenant_parser(dsub, "show", help="a dataset with its images")
     sp.add_argument("dataset_id")
     sp.set_defaults(func=cmd_show)
 
-    rp = dsub.add_parser("rename", help="rename a dataset")
-    add_tenant(rp)
-    add_json(rp)
+    rp = tenant_parser(dsub, "rename", help="rename a dataset")
     rp.add_argument("dataset_id")
     rp.add_argument("new_name")
     rp.set_defaults(func=cmd_rename)
 
-    xp = dsub.add_parser("delete", help="delete a dataset and its files")
-    add_tenant(xp)
-    add_json(xp)
+    xp = tenant_parser(dsub, "delete", help="delete a dataset and its files")
     xp.add_argument("dataset_id")
     xp.set_defaults(func=cmd_delete)
 
-    ep = dsub.add_parser("export", help="write a kohya-layout zip")
-    add_tenant(ep)
-    add_json(ep)
+    ep = tenant_parser(dsub, "export", help="write a kohya-layout zip")
     ep.add_argument("dataset_id")
     ep.add_argument("output", type=Path)
     ep.set_defaults(func=cmd_export)

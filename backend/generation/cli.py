@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from backend.cli.common import add_json, add_tenant, emit, job_exit_code, tenant_ctx, wait_for_job
+from backend.cli.common import emit, job_exit_code, tenant_ctx, tenant_parser, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("generate", help="content plans (captions by the LLM) and images")
     gsub = p.add_subparsers(dest="generate_command", required=True)
 
-    cp = gsub.add_parser("caption", help="caption, hashtags, image prompt and alt text for one post (waits)")
-    add_tenant(cp)
-    add_json(cp)
+    cp = tenant_parser(gsub, "caption", help="caption, hashtags, image prompt and alt text for one post (waits)")
     cp.add_argument("--influencer", required=True, help="influencer id")
     cp.add_argument("--topic", required=True)
     cp.add_argument("--platform", default="instagram", choices=["instagram", "tiktok"])
@@ -21,9 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cp.add_argument("--instructions", default="")
     cp.set_defaults(func=cmd_caption)
 
-    ip = gsub.add_parser("image", help="generate images (waits); every image becomes an asset")
-    add_tenant(ip)
-    add_json(ip)
+    ip = tenant_parser(gsub, "image", help="generate images (waits); every image becomes an asset")
     ip.add_argument("--prompt", required=True)
     ip.add_argument("--negative-prompt", default="")
     ip.add_argument("--lora", action="append", default=[], metavar="ID[:STRENGTH]")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backend.cli.common import add_json, add_tenant, emit, job_exit_code, tenant_ctx, wait_for_job
+from backend.cli.common import emit, job_exit_code, tenant_ctx, tenant_parser, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("influencers", help="create and list influencers (personas)")
     isub = p.add_subparsers(dest="influencers_command", required=True)
 
-    cp = isub.add_parser("create", help="create an influencer; prints its id")
-    add_tenant(cp)
-    add_json(cp)
+    cp = tenant_parser(isub, "create", help="create an influencer; prints its id")
     cp.add_argument("--name", required=True)
     for flag in ("handle", "bio", "tone", "audience", "trigger-word", "default-lora", "style-profile"):
         cp.add_argument(f"--{flag}")
@@ -24,21 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cp.add_argument("--auto-approve", action="store_true")
     cp.set_defaults(func=cmd_create)
 
-    lp = isub.add_parser("list")
-    add_tenant(lp)
-    add_json(lp)
+    lp = tenant_parser(isub, "list")
     lp.set_defaults(func=cmd_list)
 
-    dp = isub.add_parser("add-doc", help="upload a style document (PDF, .txt, .md)")
-    add_tenant(dp)
-    add_json(dp)
+    dp = tenant_parser(isub, "add-doc", help="upload a style document (PDF, .txt, .md)")
     dp.add_argument("influencer_id")
     dp.add_argument("path", type=Path)
     dp.set_defaults(func=cmd_add_doc)
 
-    pp = isub.add_parser("profile", help="condense the style documents into the style profile (waits)")
-    add_tenant(pp)
-    add_json(pp)
+    pp = tenant_parser(isub, "profile", help="condense the style documents into the style profile (waits)")
     pp.add_argument("influencer_id")
     pp.add_argument("--model")
     pp.set_defaults(func=cmd_profile)

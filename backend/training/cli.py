@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backend.cli.common import add_json, add_tenant, emit, job_exit_code, tenant_ctx, wait_for_job
+from backend.cli.common import add_json, emit, job_exit_code, tenant_ctx, tenant_parser, wait_for_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("train", help="train a LoRA on a dataset")
-    add_tenant(p)
+    p = tenant_parser(sub, "train", help="train a LoRA on a dataset")
     p.add_argument("--dataset", required=True, help="dataset id")
     p.add_argument("--base-model", required=True, help="base model name (see `models list`)")
     p.add_argument("--preset", help="sd15-512, sdxl-1024 or demo-quick (default: the model's)")
@@ -19,25 +18,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", default="", help="the LoRA's name")
     p.add_argument("--trigger", default="", help="trigger word (default: the dataset's)")
     p.add_argument("--wait", action="store_true", help="wait for the run to finish")
-    add_json(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("loras", help="trained LoRAs")
     lsub = p.add_subparsers(dest="loras_command", required=True)
-    q = lsub.add_parser("list", help="list the workspace's LoRAs")
-    add_tenant(q)
-    add_json(q)
+    q = tenant_parser(lsub, "list", help="list the workspace's LoRAs")
     q.set_defaults(func=_list)
-    q = lsub.add_parser("download", help="write a LoRA's .safetensors to a file")
-    add_tenant(q)
+    q = tenant_parser(lsub, "download", help="write a LoRA's .safetensors to a file")
     q.add_argument("id")
     q.add_argument("-o", "--output", default=".", help="file or folder (default: current folder)")
-    add_json(q)
     q.set_defaults(func=_download)
-    q = lsub.add_parser("delete", help="delete a LoRA and its file")
-    add_tenant(q)
+    q = tenant_parser(lsub, "delete", help="delete a LoRA and its file")
     q.add_argument("id")
-    add_json(q)
     q.set_defaults(func=_delete)
 
     p = sub.add_parser("models", help="base models")
