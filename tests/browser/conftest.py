@@ -19,6 +19,8 @@ Helpers (import from tests.browser.conftest)
                                       Streamlit's own websocket protocol, not guessed from the DOM)
     fill(page, label, value)          type into an input, commit it (Tab), check Streamlit kept it
     submit(page, button, filled)      wait idle, re-check the filled values, then click the button
+    upload_files(page, paths)         put files into the first uploader, wait until listed, click Upload
+    wait_for_cookie(page, name)       wait until the browser has (or, present=False, lost) a cookie
     screenshot(page, name)            save tests/artifacts/<name>.png (full page); returns the path
 
 Why these helpers: under load a Streamlit run can take seconds, and until it ends the DOM holds
@@ -136,22 +138,29 @@ class RunTracker:
     REQUEST_EXPIRES_S = 15.0
 
     def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
+        self._ws = None
+        self._reset()
+        # A loaded document is a new Streamlit session; until its websocket has finished a run,
+        # the app is not idle (a ``goto`` returns before the new session has even connected).
+        page.on("domcontentloaded", lambda _page: self._forget_session())
+        page.on("websocket", self._attach)
+
+    def _forget_session(self) -> None:
+        self._ws = None
+        self._reset()
+
+    def _reset(self) -> None:
         self.completed_runs = 0  # full-app runs finished on the current websocket
         self._running = False
         self._requested_at: float | None = None
         self._fragment_running = False
         self._fragment_requested_at: float | None = None
         self._changed_at = time.monotonic()
-        self._ws = None
-        page.on("websocket", self._attach)
 
     def _attach(self, ws) -> None:  # type: ignore[no-untyped-def]
         if self.STREAM not in ws.url:
             return
-        # A new websocket is a new Streamlit session (page load or reload): start counting afresh.
-        self.completed_runs, self._running, self._requested_at = 0, False, None
-        self._fragment_running, self._fragment_requested_at = False, None
-        self._changed_at = time.monotonic()
+        self._reset()
         self._ws = ws
         # A closing old websocket may still deliver frames; only the current one counts.
         ws.on("framesent", lambda payload: self._sent(payload) if ws is self._ws else None)
@@ -309,8 +318,12 @@ def page(browser, request):  # type: ignore[no-untyped-def]
 
 
 def wait_for_text(page, text: str, *, timeout_ms: int = TIMEOUT_MS) -> None:  # type: ignore[no-untyped-def]
-    """Wait until ``text`` is visible somewhere on the page."""
-    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout_ms)
+    """Wait until ``text`` is visible somewhere on the page.
+
+    Only visible matches count: a data grid keeps hidden copies of its cells, which come first in
+    the page and would otherwise be waited on forever.
+    """
+    page.get_by_text(text, exact=False).filter(visible=True).first.wait_for(state="visible", timeout=timeout_ms)
 
 
 def wait_idle(page, *, quiet_ms: int = 500, timeout_ms: int = TIMEOUT_MS) -> None:  # type: ignore[no-untyped-def]
@@ -395,7 +408,7 @@ def _outcome(page, outcomes: dict[str, Any], *, timeout_ms: int = TIMEOUT_MS) ->
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         for name, locator in outcomes.items():
-            if locator.first.is_visible():
+            if locator.filter(visible=True).count():
                 return name
         page.wait_for_timeout(100)
     raise AssertionError(f"none of {list(outcomes)} showed within {timeout_ms / 1000:.0f}s")

@@ -16,7 +16,7 @@ CALENDAR = "iframe[title='streamlit_calendar.calendar']"
 def calendar_frame(page):  # type: ignore[no-untyped-def]
     """The calendar's iframe once the rerun settled (a re-keyed calendar briefly shows two)."""
     wait_idle(page)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while page.locator(CALENDAR).count() != 1:
         assert time.monotonic() < deadline, f"{page.locator(CALENDAR).count()} calendars on the page"
         page.wait_for_timeout(200)

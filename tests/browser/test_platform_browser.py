@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ADMIN, goto_page, login, screenshot, setup_and_login, submit, wait_for_cookie, wait_for_text
+from tests.browser.conftest import ADMIN, goto_page, login, screenshot, setup_and_login, submit, wait_for_cookie, wait_for_text, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +47,7 @@ def test_cookie_relogin_and_logout(studio_server, page):
     wait_for_text(page, "You are logged out.")
     wait_for_cookie(page, "studio_auth", present=False)  # deleted by the authenticator's component
     page.goto(f"{base}/users")  # after logout no page shows anything but the login
+    wait_idle(page)  # the cookie component's first value reruns the login page once
     page.get_by_label("Username", exact=True).wait_for()
     assert page.get_by_role("heading", name="Users").count() == 0
     assert page.get_by_text("Signed in as").count() == 0

@@ -51,8 +51,9 @@ def test_photos_to_trained_lora_on_one_page(studio_server, page, tmp_path):
     wait_idle(page)
     page.get_by_role("button", name="Download LoRA at step 2").wait_for()
     page.get_by_role("button", name="Download the LoRA (.safetensors)").wait_for()
-    assert page.locator("[data-testid='stImage'] img").count() >= 1  # the end-of-run sample
-    assert page.locator("[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']").count() >= 1
+    # The end-of-run sample and the loss chart (waited for: the browser loads their code on first use).
+    page.locator("[data-testid='stImage'] img").first.wait_for(state="attached")
+    page.locator("[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']").first.wait_for(state="attached")
     screenshot(page, "training_run")
 
     goto_page(page, "LoRAs")
