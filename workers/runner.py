@@ -17,6 +17,22 @@ from backend.settings import get_settings
 from workers.actors import declare_actors
 
 log = logging.getLogger(__name__)
+
+
+class _OneWorkerPerQueueNote(logging.Filter):
+    """Drop Dramatiq's warning about a second worker middleware on one broker.
+
+    The cpu and gpu queues get one ``Worker`` each (the gpu one single-threaded with prefetch 1),
+    so the broker sees two ``_WorkerMiddleware`` instances by design; each only adds consumers for
+    its own queues.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "middleware of the same type twice" not in record.getMessage()
+
+
+for _name in ("dramatiq.broker.RedisBroker", "dramatiq.broker.StubBroker"):
+    logging.getLogger(_name).addFilter(_OneWorkerPerQueueNote())
 IDLE_POLL_MS = 200
 
 
