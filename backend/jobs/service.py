@@ -132,6 +132,15 @@ def events(ctx: Ctx, job_id: str, *, limit: int = 500) -> list[JobEventOut]:
     return out
 
 
+def _end_queued(s, job: Job, message: str) -> JobOut:  # type: ignore[no-untyped-def]
+    """End a job that never started as cancelled (the caller holds its row lock)."""
+    job.status = "cancelled"
+    job.finished_at = utcnow()
+    add_event(s, job, "status", message)
+    s.flush()
+    return _out(job)
+
+
 def cancel(ctx: Ctx, job_id: str) -> JobOut:
     """Cancel: a queued job ends at once, a running one is asked to stop between steps."""
     ctx.require("editor")
@@ -141,11 +150,7 @@ def cancel(ctx: Ctx, job_id: str) -> JobOut:
         if job.status in TERMINAL:
             raise Conflict(f"job is already {job.status}")
         if job.status == "queued":
-            job.status = "cancelled"
-            job.finished_at = utcnow()
-            add_event(s, job, "status", "cancelled before it started")
-            s.flush()
-            ended = _out(job)
+            ended = _end_queued(s, job, "cancelled before it started")
         else:
             job.cancel_requested = True
             add_event(s, job, "log", f"cancel requested by {ctx.username or 'user'}")
@@ -161,11 +166,7 @@ def request_stop(ctx: Ctx, job_id: str) -> JobOut:
     with session_scope() as s:
         job = _own(s, ctx, job_id, lock=True)
         if job.status == "queued":
-            job.status = "cancelled"
-            job.finished_at = utcnow()
-            add_event(s, job, "status", "stopped before it started")
-            s.flush()
-            ended = _out(job)
+            ended = _end_queued(s, job, "stopped before it started")
         elif job.status != "running":
             raise Conflict(f"job is {job.status}, not running")
         else:
