@@ -97,13 +97,13 @@ def test_ci_script() -> None:
 def test_docker_compose_services() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) >= {"postgres", "redis", "minio", "minio-init", "studio", "worker-cpu", "worker-gpu"}
+    assert set(services) >= {"postgres", "redis", "minio", "minio-init", "studio", "worker-cpu", "worker-gpu", "scheduler"}
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     redis_cmd = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_cmd and "--maxmemory-policy noeviction" in redis_cmd
     assert services["minio-init"]["image"].startswith("minio/mc")
     assert "mc mb" in " ".join(services["minio-init"]["entrypoint"])
-    for name in ("studio", "worker-cpu", "worker-gpu"):
+    for name in ("studio", "worker-cpu", "worker-gpu", "scheduler"):
         svc = services[name]
         assert svc["build"] == "." and svc["restart"] == "unless-stopped"
         assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -114,6 +114,7 @@ def test_docker_compose_services() -> None:
         assert env["STUDIO_STORAGE_URL"].startswith("s3://")
     assert services["worker-cpu"]["command"][:6] == ["python", "-m", "backend", "worker", "--queues", "cpu"]
     assert services["worker-gpu"]["command"] == ["python", "-m", "backend", "worker", "--queues", "gpu"]
+    assert services["scheduler"]["command"] == ["python", "-m", "backend", "scheduler"]  # publishes due posts
     devices = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     for name in ("postgres", "redis", "minio"):
