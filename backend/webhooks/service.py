@@ -174,10 +174,13 @@ def deliver(ctx: Ctx, delivery_id: str, *, attempt: int, max_attempts: int) -> d
     with session_scope() as s:
         d = get_owned(s, WebhookDelivery, ctx, delivery_id, kind="webhook delivery")
         w = s.get(Webhook, d.webhook_id)
-        if w is None:
+        gone = w is None
+        if w is None:  # recorded here: raising inside the session would roll this status back
             d.status, d.error = "failed", "the webhook was deleted"
-            raise PermanentError("the webhook was deleted")
-        url, secret, payload = w.url, w.secret, dict(d.payload)
+        else:
+            url, secret, payload = w.url, w.secret, dict(d.payload)
+    if gone:
+        raise PermanentError("the webhook was deleted")
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": "InfluencerAI-Studio-Webhooks/1",
                SIGNATURE_HEADER: sign(secret, body), "X-Studio-Event": payload["event"], "X-Studio-Delivery": delivery_id}

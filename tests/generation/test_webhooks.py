@@ -105,3 +105,24 @@ def test_validation_roles_and_tenancy(ctx, other_ctx):
     assert webhooks.list_webhooks(other_ctx) == []
     rotated = webhooks.update_webhook(ctx, hook.id, rotate_secret=True)
     assert rotated.secret != hook.secret
+
+
+def test_delivery_of_a_deleted_webhook_is_logged_failed(ctx, receiver):
+    from backend.jobs.errors import PermanentError
+
+    # No workers run: the job ends through the lifecycle, the hook queues one delivery, then the
+    # webhook is deleted before the delivery job runs.
+    hook = webhooks.create_webhook(ctx, url=receiver.url + "/late")
+    job = jobs.submit(ctx, "system.noop", {})
+    from backend.jobs import lifecycle
+
+    assert lifecycle.claim(job.id, worker="test") is not None
+    lifecycle.succeed(job.id, {"ok": True})
+    (pending,) = webhooks.list_deliveries(ctx)
+    assert pending.status == "pending"
+    webhooks.delete_webhook(ctx, hook.id)
+    with pytest.raises(PermanentError, match="deleted"):
+        webhooks.deliver(ctx, pending.id, attempt=1, max_attempts=3)
+    (d,) = webhooks.list_deliveries(ctx)
+    assert d.status == "failed" and d.error == "the webhook was deleted"  # kept, not rolled back
+    assert receiver.requests == []
