@@ -42,7 +42,7 @@ def show_images(job_id: str, *, key: str) -> None:
         cols = st.columns(min(4, len(done)))
         for i, a in enumerate(done):
             with cols[i % len(cols)]:
-                st.image(assets.asset_bytes(ctx, a.id, thumbnail=True), caption=f"seed {a.params.get('seed', '')}")
+                st.image(assets.read_asset(a, thumbnail=True), caption=f"seed {a.params.get('seed', '')}")
         if job.status == "succeeded":
             st.caption("Saved to the Gallery.")
         elif job.finished:

@@ -21,10 +21,8 @@ def asset_grid(ctx: Ctx, items: list[AssetOut], *, cols: int = 4, key: str = "gr
     columns = st.columns(cols)
     for i, a in enumerate(items):
         with columns[i % cols]:
-            if a.kind == "image":
-                st.image(assets.asset_bytes(ctx, a.id, thumbnail=True), width="stretch")
-            elif a.thumb_key:
-                st.image(assets.asset_bytes(ctx, a.id, thumbnail=True), width="stretch")
+            if a.kind == "image" or a.thumb_key:
+                st.image(assets.read_asset(a, thumbnail=True), width="stretch")
             stars = "★" * (a.rating or 0)
             st.caption(f"{a.prompt[:60]} {stars}")
             if st.button("Open", key=f"{key}-open-{a.id}"):
@@ -41,7 +39,7 @@ def _param_text(name: str, value: Any) -> str:
 
 def asset_view(ctx: Ctx, a: AssetOut, *, key: str = "view") -> None:
     """One asset: full image or video, every parameter, rating, download, reuse, delete."""
-    data = assets.asset_bytes(ctx, a.id)
+    data = assets.read_asset(a)
     left, right = st.columns([3, 2])
     with left:
         if a.kind == "video":

@@ -99,9 +99,12 @@ def get_asset(ctx: Ctx, asset_id: str) -> AssetOut:
 
 def asset_bytes(ctx: Ctx, asset_id: str, *, thumbnail: bool = False) -> bytes:
     """The asset's file (or its thumbnail, falling back to the file)."""
-    a = get_asset(ctx, asset_id)
-    key = a.thumb_key if thumbnail and a.thumb_key else a.storage_key
-    return get_storage().get_bytes(key)
+    return read_asset(get_asset(ctx, asset_id), thumbnail=thumbnail)
+
+
+def read_asset(a: AssetOut, *, thumbnail: bool = False) -> bytes:
+    """The file of an asset already read from the caller's workspace (no second query)."""
+    return get_storage().get_bytes(a.thumb_key if thumbnail and a.thumb_key else a.storage_key)
 
 
 def asset_url(ctx: Ctx, asset_id: str, *, expires_s: int | None = None) -> str:

@@ -129,24 +129,24 @@ def add_style_document(ctx: Ctx, influencer_id: str, *, filename: str, data: byt
         return _doc_out(d)
 
 
+def _documents(s, ctx: Ctx, influencer_id: str) -> list[StyleDocument]:  # type: ignore[no-untyped-def]
+    """The influencer's style documents, oldest first (NotFound for another workspace's influencer)."""
+    _own(s, ctx, influencer_id)
+    return list(s.scalars(select(StyleDocument).where(StyleDocument.tenant_id == ctx.tenant_id,
+                                                      StyleDocument.influencer_id == influencer_id)
+                          .order_by(StyleDocument.created_at, StyleDocument.id)))
+
+
 def list_style_documents(ctx: Ctx, influencer_id: str) -> list[StyleDocumentOut]:
     """The influencer's style documents, oldest first."""
     with session_scope() as s:
-        _own(s, ctx, influencer_id)
-        rows = s.scalars(select(StyleDocument).where(StyleDocument.tenant_id == ctx.tenant_id,
-                                                     StyleDocument.influencer_id == influencer_id)
-                         .order_by(StyleDocument.created_at, StyleDocument.id))
-        return [_doc_out(d) for d in rows]
+        return [_doc_out(d) for d in _documents(s, ctx, influencer_id)]
 
 
 def style_document_texts(ctx: Ctx, influencer_id: str) -> list[tuple[str, str]]:
     """(filename, text) of every style document of the influencer."""
     with session_scope() as s:
-        _own(s, ctx, influencer_id)
-        rows = s.scalars(select(StyleDocument).where(StyleDocument.tenant_id == ctx.tenant_id,
-                                                     StyleDocument.influencer_id == influencer_id)
-                         .order_by(StyleDocument.created_at, StyleDocument.id))
-        return [(d.filename, d.text) for d in rows]
+        return [(d.filename, d.text) for d in _documents(s, ctx, influencer_id)]
 
 
 def delete_style_document(ctx: Ctx, document_id: str) -> None:
