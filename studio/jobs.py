@@ -80,17 +80,21 @@ def render_progress(job: JobOut, *, compact: bool = False) -> None:
         st.error(job.error)
 
 
-def live_job(ctx: Ctx, job_id: str, *, every_s: float = 1.0, compact: bool = False, key: str | None = None) -> None:
+def live_job(
+    ctx: Ctx, job_id: str, *, every_s: float = 1.0, compact: bool = False, key: str | None = None, job: JobOut | None = None
+) -> None:
     """A job's progress that refreshes in place (``st.fragment(run_every=...)``) until the job ends.
 
     When the job ends the whole page reruns once, so it can show what the job produced.
+    ``job``: the job as the caller just read it (saves reading it again).
     """
     seen_key = f"_live_seen_{job_id}"
-    first = jobs.get(ctx, job_id)
+    first = job if job is not None else jobs.get(ctx, job_id)
+    unshown = [first]  # the fragment's first draw uses it; its own reruns read the job afresh
 
     @st.fragment(run_every=None if first.finished else every_s)
     def _panel() -> None:
-        job = jobs.get(ctx, job_id)
+        job = unshown.pop() if unshown else jobs.get(ctx, job_id)
         render_progress(job, compact=compact)
         before = st.session_state.get(seen_key)
         st.session_state[seen_key] = job.status
@@ -163,7 +167,7 @@ def job_detail(ctx: Ctx, job_id: str, *, every_s: float = 1.0) -> None:
         f"started {fmt_time(job.started_at, tz)} · finished {fmt_time(job.finished_at, tz)}"
         + (f" · cost ${job.cost:.4f}" if job.cost else "")
     )
-    live_job(ctx, job.id, every_s=every_s)
+    live_job(ctx, job.id, every_s=every_s, job=job)
     job_actions(ctx, job, key="detail")
     tab_metrics, tab_payload, tab_events = st.tabs(["Metrics", "Payload and result", "Events"])
     with tab_metrics:
@@ -266,9 +270,11 @@ def jobs_page_table(ctx: Ctx, filters: JobFilters, *, every_s: float = 2.0) -> l
     info_col.markdown(f"Page **{page_no}** of **{pages}** · {total} job{'s' if total != 1 else ''}")
     next_col.button("Next ▶", key="jobs_next", on_click=_turn_page, args=(1,), disabled=page_no >= pages)
 
+    unshown = [rows]  # the fragment's first draw uses the page just read; its own reruns read afresh
+
     @st.fragment(run_every=every_s)
     def _table() -> None:
-        fresh, _ = fetch(page_no)
+        fresh = unshown.pop() if unshown else fetch(page_no)[0]
         jobs_table(ctx, fresh)
 
     _table()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -228,7 +227,3 @@ def wait(ctx: Ctx, job_id: str, *, timeout_s: float = 3600, poll_s: float = 0.2)
         if job.finished or time.monotonic() > deadline:
             return job
         time.sleep(poll_s)
-
-
-def recent_window(hours: int = 24) -> timedelta:
-    return timedelta(hours=hours)
