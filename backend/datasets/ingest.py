@@ -394,7 +394,7 @@ def _decide(ctx: Ctx, dataset_id: str, outcomes: list[Outcome], report: IngestRe
 def _insert(ctx: Ctx, dataset_id: str, trigger: str, class_word: str, outcomes: list[Outcome], cands: list[Candidate]) -> None:
     """Record the accepted images in one transaction; a dataset deleted meanwhile gets its files removed."""
     kept = [o for o in outcomes if o.norm is not None and not o.refused]
-    kohya_names = {kohya_repeats(c.entry.folder)[1] for c in cands if c.entry.folder and kohya_repeats(c.entry.folder)}
+    kohya_names = {k[1] for c in cands if c.entry.folder and (k := kohya_repeats(c.entry.folder))}
     try:
         with session_scope() as s:
             ds = get_owned(s, Dataset, ctx, dataset_id, kind="dataset", lock=True)

@@ -252,8 +252,7 @@ def single_file_config(model: BaseModel) -> Path | None:
     for other in list_models():
         if other.kind == "diffusers" and other.architecture == model.architecture and fits(other.path):
             return other.path
-    demo = next(name for name, arch in DEMO_NAMES.items() if arch == model.architecture)
-    demo_path = ensure_demo(DEMO_NAMES[demo])
+    demo_path = ensure_demo(model.architecture)
     return demo_path if fits(demo_path) else None
 
 

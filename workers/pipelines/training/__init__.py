@@ -27,7 +27,7 @@ def train_lora(ctx: JobContext) -> dict[str, Any]:
     if done is not None:  # a redelivery after the LoRA was recorded: nothing left to do
         return {"lora_id": done.id, "name": done.name, "steps": done.steps, "final_loss": done.final_loss,
                 "file_key": done.file_key, "resumed_from": done.steps}
-    device = pick_device(getattr(get_settings(), "generation_device", None))
+    device = pick_device(get_settings().generation_device)
     trainer = Trainer(ctx, info, device=device)
     try:
         trainer.prepare()

@@ -389,10 +389,13 @@ class Trainer:
                               dataset_hash=self.dataset_hash, steps=self.total, epochs=self.epochs, name=info.name,
                               train_text_encoder=self.p.train_text_encoder)
 
-    def _trainable(self) -> dict[str, torch.Tensor]:
+    def _trainable_params(self) -> dict[str, torch.nn.Parameter]:
+        """The LoRA parameters by checkpoint name (``unet.…``, ``te0.…``, ``te1.…``)."""
         mods = {"unet": self.unet, **{f"te{i}": te for i, te in enumerate(self.text_encoders)}}
-        return {f"{prefix}.{n}": q.detach().cpu() for prefix, m in mods.items()
-                for n, q in m.named_parameters() if q.requires_grad}
+        return {f"{prefix}.{n}": q for prefix, m in mods.items() for n, q in m.named_parameters() if q.requires_grad}
+
+    def _trainable(self) -> dict[str, torch.Tensor]:
+        return {name: q.detach().cpu() for name, q in self._trainable_params().items()}
 
     def save_checkpoint(self) -> str:
         """LoRA file + training state (weights, optimizer, LR schedule, step, RNG); state written last."""
@@ -441,8 +444,7 @@ class Trainer:
             state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("rank") != self.p.rank:
             raise PermanentError(f"the checkpoint at step {newest['step']} has rank {state.get('rank')}, the run {self.p.rank}")
-        mods = {"unet": self.unet, **{f"te{i}": te for i, te in enumerate(self.text_encoders)}}
-        by_name = {f"{prefix}.{n}": q for prefix, m in mods.items() for n, q in m.named_parameters() if q.requires_grad}
+        by_name = self._trainable_params()
         missing = set(by_name) ^ set(state["trainable"])
         if missing:
             raise PermanentError(f"the checkpoint at step {newest['step']} does not match this run's adapters")
@@ -479,7 +481,7 @@ class Trainer:
             path = kohya.save(Path(tmp) / "lora.safetensors", self.lora_tensors(), self.lora_metadata())
             size = os.path.getsize(path)
             storage.put_file(key, path, content_type="application/octet-stream")
-        sample_list = [s for s in _run_samples(info) if s["step"] == self.last_sample_step]
+        sample_list = [s for s in training.samples(self.job.ctx, info.job_id) if s["step"] == self.last_sample_step]
         lora = training.record_lora(
             self.job.ctx, job_id=info.job_id, lora_id=lora_id, file_key=key, size_bytes=size, name=info.name,
             trigger_word=info.trigger_word, base_model=info.base_model, architecture=info.architecture,
@@ -488,12 +490,6 @@ class Trainer:
         )
         return {"lora_id": lora.id, "name": lora.name, "steps": self.step, "final_loss": self.smoothed,
                 "file_key": key, "resumed_from": self.resumed_from}
-
-
-def _run_samples(info: RunInfo) -> list[dict[str, Any]]:
-    from backend.context import system_ctx
-
-    return training.samples(system_ctx(info.tenant_id), info.job_id)
 
 
 def build_optimizer(p: TrainingParams, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
