@@ -228,6 +228,18 @@ def run_status(job: JobOut) -> None:
                        "smoothed": [h[2] for h in history]}, x="step", y=["loss", "smoothed"])
 
 
+def _sample_png(ctx: Ctx, job_id: str, key: str) -> bytes:
+    """A sample image, read from storage once per browser session.
+
+    The run panel refreshes every second; a sample's file never changes once written (each has
+    its own step in the key), so re-downloading it on every refresh would only cost I/O.
+    """
+    cache: dict[tuple[str, str], bytes] = st.session_state.setdefault("_train_sample_png", {})
+    if (job_id, key) not in cache:
+        cache[(job_id, key)] = training.artifact_bytes(ctx, job_id, key)
+    return cache[(job_id, key)]
+
+
 def run_media(ctx: Ctx, job: JobOut) -> None:
     """Samples by step, checkpoints with download, and the finished LoRA."""
     shots = training.samples(ctx, job.id)
@@ -239,7 +251,7 @@ def run_media(ctx: Ctx, job: JobOut) -> None:
             st.caption(f"step {step}")
             cols = st.columns(max(1, len(row)))
             for col, s in zip(cols, row):
-                col.image(training.artifact_bytes(ctx, job.id, s["key"]), caption=s["prompt"], width=SAMPLE_PX)
+                col.image(_sample_png(ctx, job.id, s["key"]), caption=s["prompt"], width=SAMPLE_PX)
     ckpts = training.checkpoints(ctx, job.id)
     if ckpts:
         st.markdown("**Checkpoints**")
