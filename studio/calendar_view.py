@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
@@ -10,7 +10,6 @@ from backend.calendar import exports, service, slots
 from backend.calendar.models import TARGET_KINDS
 from backend.calendar.timezones import local_to_utc, workspace_tz
 from backend.context import Ctx
-from backend.db import utcnow
 from backend.influencers.models import InfluencerOut
 from backend.publishing import accounts
 from studio.calendar_events import (
@@ -220,10 +219,10 @@ def edit_panel(ctx: Ctx, post_id: str) -> None:
                 st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
                 st.rerun()
     if cells[len(actions) + 1].button("Delete", key=f"delete-{post.id}", width="stretch"):
-        if attempt(lambda: service.delete_post(ctx, post.id), success="Deleted") is not None or True:
-            st.session_state.pop(EDIT_KEY, None)
-            st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
-            st.rerun()
+        attempt(lambda: service.delete_post(ctx, post.id), success="Deleted")
+        st.session_state.pop(EDIT_KEY, None)  # closed whether or not the delete went through
+        st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
+        st.rerun()
     with st.expander("Publish log"):
         for t in post.targets:
             for a in service.attempts(ctx, t.id):
@@ -302,8 +301,9 @@ def accounts_editor(ctx: Ctx, influencers: list[InfluencerOut]) -> None:
 
 def import_export(ctx: Ctx) -> None:
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", exports.export_csv(ctx), file_name="posts.csv", mime="text/csv")
-    c2.download_button("Download .ics", exports.export_ics(ctx), file_name="calendar.ics", mime="text/calendar")
+    # Built on click, not on every rerun of the page (each export reads every post of the workspace).
+    c1.download_button("Download CSV", lambda: exports.export_csv(ctx), file_name="posts.csv", mime="text/csv")
+    c2.download_button("Download .ics", lambda: exports.export_ics(ctx), file_name="calendar.ics", mime="text/calendar")
     if ctx.can_edit:
         upload = st.file_uploader("Import CSV", type=["csv"])
         if upload is not None and st.button("Import"):
@@ -313,11 +313,3 @@ def import_export(ctx: Ctx) -> None:
                 for e in report.errors:
                     st.error(e)
                 st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
-
-
-def today_local(ctx: Ctx) -> date:
-    return utcnow().astimezone(workspace_tz(ctx)).date()
-
-
-def default_time() -> time:
-    return time(9, 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 from backend.calendar import service
 from backend.calendar.models import PostOut, TargetIn
-from backend.calendar.timezones import format_local, parse_local, workspace_tz
+from backend.calendar.timezones import format_local, parse_local, workspace_tz, zone
 from backend.context import Ctx
 from backend.errors import DomainError, InvalidInput
 
@@ -122,8 +122,6 @@ def import_csv(ctx: Ctx, data: bytes | str) -> ImportReport:
 
 
 def _import_row(ctx: Ctx, row: dict[str, str | None], default_tz, report: ImportReport) -> None:  # type: ignore[no-untyped-def]
-    from backend.calendar.timezones import zone
-
     get = lambda k: (row.get(k) or "").strip()  # noqa: E731
     tz = zone(get("timezone")) if get("timezone") else default_tz
     at = parse_local(get("scheduled_local"), tz)

@@ -103,16 +103,13 @@ def fail_missed(*, now: datetime, window_s: float) -> list[str]:
         return []
     cutoff = now - timedelta(seconds=window_s)
     with session_scope() as s:
-        ids = list(s.scalars(select(PostTarget.id).where(PostTarget.status == "scheduled", PostTarget.due_at < cutoff)))
-        missed = []
-        for target_id in ids:
-            res = s.execute(
-                update(PostTarget).where(PostTarget.id == target_id, PostTarget.status == "scheduled")
-                .values(status="failed", reason="missed", updated_at=now)
-            )
-            if res.rowcount == 1:
-                missed.append(target_id)
-        return missed
+        res = s.execute(
+            update(PostTarget).where(PostTarget.status == "scheduled", PostTarget.due_at < cutoff)
+            .values(status="failed", reason="missed", updated_at=now)
+            .returning(PostTarget.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(res.scalars())
 
 
 def recover_orphans(*, now: datetime) -> list[str]:

@@ -22,7 +22,7 @@ from backend.calendar.models import (
     TargetIn,
     TargetOut,
 )
-from backend.calendar.timezones import format_local, local_to_utc, workspace_tz
+from backend.calendar.timezones import format_local, local_to_utc, parse_local, workspace_tz
 from backend.context import Ctx
 from backend.db import session_scope, utcnow
 from backend.errors import Conflict, InvalidInput, PermissionDenied
@@ -69,8 +69,6 @@ def to_utc(ctx: Ctx, when: datetime | str) -> datetime:
     """A time from a user: aware datetimes as given, naive ones (and strings) in the workspace zone."""
     tz = workspace_tz(ctx)
     if isinstance(when, str):
-        from backend.calendar.timezones import parse_local
-
         return parse_local(when, tz)
     return local_to_utc(when, tz)
 
