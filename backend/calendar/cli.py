@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from backend.cli.common import add_json, emit, tenant_ctx, tenant_parser
 
@@ -73,7 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from backend.calendar.exports import import_csv
 
     ctx = tenant_ctx(args.tenant)
-    data = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     report = import_csv(ctx, data)
     text = f"created {len(report.created)}, updated {len(report.updated)}, errors {len(report.errors)}" + "".join(
         f"\n  {e}" for e in report.errors)

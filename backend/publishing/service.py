@@ -53,13 +53,14 @@ def _load(target_id: str) -> tuple[PostTarget, Post, PublishAccount | None]:
 
 def _media(ctx: Ctx, post: Post, *, need_bytes: bool) -> list[tuple[str, str, str, bytes]]:
     """(asset id, kind, public url, bytes) of each of the post's assets, in order."""
-    from backend.generation.service import asset_bytes, asset_url, get_asset
+    from backend.generation.service import get_asset, read_asset
+    from backend.storage import get_storage
 
     out = []
     for asset_id in post.media_asset_ids or []:
-        asset = get_asset(ctx, asset_id)
-        data = asset_bytes(ctx, asset_id) if need_bytes else b""
-        out.append((asset_id, asset.kind, asset_url(ctx, asset_id), data))
+        asset = get_asset(ctx, asset_id)  # one lookup: the bytes and the URL come from this record
+        data = read_asset(asset) if need_bytes else b""
+        out.append((asset_id, asset.kind, get_storage().url(asset.storage_key), data))
     return out
 
 
